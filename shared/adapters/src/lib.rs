@@ -1,0 +1,14 @@
+//! Adapters for the ports of `authgate-core`.
+//!
+//! - [`memory`]: the embedded store of `authgate serve` and of unit tests.
+//! - [`dynamodb`]: the production store (single table, transactional unique markers).
+//! - [`ses`]: the production mailer (SES v2 `SendEmail`).
+//! - [`mailbox`]: the local mailer writing `.eml` files.
+//! - [`system`]: the real clock and CSPRNG.
+
+pub mod aws;
+pub mod dynamodb;
+pub mod mailbox;
+pub mod memory;
+pub mod ses;
+pub mod system;

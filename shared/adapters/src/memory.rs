@@ -1,0 +1,299 @@
+//! The embedded store: everything in process memory behind one mutex, so every
+//! operation is atomic exactly like the DynamoDB transactions it stands in for.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::ports::{
+    ConfigStore, CounterStore, ExternalAuthStore, MfaStore, OtpStore, RecordStore, StoreError,
+    StoreResult,
+};
+
+#[derive(Default)]
+struct State {
+    records: HashMap<(String, String), Record>,
+    /// (collection, field, value) → record id
+    unique: HashMap<(String, String, String), String>,
+    /// key → (count, window end)
+    counters: HashMap<String, (u32, Timestamp)>,
+    otps: HashMap<(String, String), Otp>,
+    mfas: HashMap<(String, String), MfaSession>,
+    /// (collection, provider, provider id) → link
+    external: BTreeMap<(String, String, String), ExternalAuth>,
+    config: Option<serde_json::Value>,
+}
+
+/// In-memory implementation of every store port.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> StoreResult<std::sync::MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
+    }
+}
+
+fn ukey(collection_id: &str, key: &UniqueKey) -> (String, String, String) {
+    (
+        collection_id.to_owned(),
+        key.field.clone(),
+        key.value.clone(),
+    )
+}
+
+#[async_trait]
+impl RecordStore for MemoryStore {
+    async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let rkey = (record.collection_id.clone(), record.id.clone());
+        if s.records.contains_key(&rkey) {
+            return Err(StoreError::Conflict { field: "id".into() });
+        }
+        for key in unique {
+            if s.unique.contains_key(&ukey(&record.collection_id, key)) {
+                return Err(StoreError::Conflict {
+                    field: key.field.clone(),
+                });
+            }
+        }
+        for key in unique {
+            s.unique
+                .insert(ukey(&record.collection_id, key), record.id.clone());
+        }
+        s.records.insert(rkey, record.clone());
+        Ok(())
+    }
+
+    async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>> {
+        let s = self.lock()?;
+        Ok(s.records
+            .get(&(collection_id.to_owned(), id.to_owned()))
+            .cloned())
+    }
+
+    async fn find_record_by_unique(
+        &self,
+        collection_id: &str,
+        key: &UniqueKey,
+    ) -> StoreResult<Option<Record>> {
+        let s = self.lock()?;
+        let Some(id) = s.unique.get(&ukey(collection_id, key)) else {
+            return Ok(None);
+        };
+        Ok(s.records
+            .get(&(collection_id.to_owned(), id.clone()))
+            .cloned())
+    }
+
+    async fn update_record(
+        &self,
+        old: &Record,
+        new: &Record,
+        old_unique: &[UniqueKey],
+        new_unique: &[UniqueKey],
+    ) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let rkey = (old.collection_id.clone(), old.id.clone());
+        match s.records.get(&rkey) {
+            Some(current) if current.version == old.version => {}
+            _ => return Err(StoreError::Stale),
+        }
+        let coll = &old.collection_id;
+        for key in new_unique.iter().filter(|k| !old_unique.contains(k)) {
+            if let Some(owner) = s.unique.get(&ukey(coll, key)) {
+                if owner != &old.id {
+                    return Err(StoreError::Conflict {
+                        field: key.field.clone(),
+                    });
+                }
+            }
+        }
+        for key in old_unique.iter().filter(|k| !new_unique.contains(k)) {
+            let k = ukey(coll, key);
+            if s.unique.get(&k) == Some(&old.id) {
+                s.unique.remove(&k);
+            }
+        }
+        for key in new_unique {
+            s.unique.insert(ukey(coll, key), old.id.clone());
+        }
+        s.records.insert(rkey, new.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CounterStore for MemoryStore {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let entry = s
+            .counters
+            .entry(key.to_owned())
+            .or_insert((0, Timestamp(i64::MIN)));
+        if entry.1 <= now {
+            *entry = (1, now.plus_secs(window_secs));
+            return Ok(limit >= 1);
+        }
+        if entry.0 < limit {
+            entry.0 += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+#[async_trait]
+impl OtpStore for MemoryStore {
+    async fn insert_otp(&self, otp: &Otp) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.otps
+            .insert((otp.collection_id.clone(), otp.id.clone()), otp.clone());
+        Ok(())
+    }
+
+    async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>> {
+        let s = self.lock()?;
+        Ok(s.otps
+            .get(&(collection_id.to_owned(), id.to_owned()))
+            .cloned())
+    }
+
+    async fn consume_otp(
+        &self,
+        collection_id: &str,
+        id: &str,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let key = (collection_id.to_owned(), id.to_owned());
+        let ok =
+            matches!(s.otps.get(&key), Some(o) if o.code_hash == code_hash && o.expires_at > now);
+        if ok {
+            s.otps.remove(&key);
+        }
+        Ok(ok)
+    }
+}
+
+#[async_trait]
+impl MfaStore for MemoryStore {
+    async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.mfas.insert(
+            (session.collection_id.clone(), session.id.clone()),
+            session.clone(),
+        );
+        Ok(())
+    }
+
+    async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>> {
+        let s = self.lock()?;
+        Ok(s.mfas
+            .get(&(collection_id.to_owned(), id.to_owned()))
+            .cloned())
+    }
+
+    async fn consume_mfa(
+        &self,
+        collection_id: &str,
+        id: &str,
+        record_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let key = (collection_id.to_owned(), id.to_owned());
+        let ok =
+            matches!(s.mfas.get(&key), Some(m) if m.record_id == record_id && m.expires_at > now);
+        if ok {
+            s.mfas.remove(&key);
+        }
+        Ok(ok)
+    }
+}
+
+#[async_trait]
+impl ExternalAuthStore for MemoryStore {
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<ExternalAuth>> {
+        let s = self.lock()?;
+        Ok(s.external
+            .get(&(
+                collection_id.to_owned(),
+                provider.to_owned(),
+                provider_id.to_owned(),
+            ))
+            .cloned())
+    }
+
+    async fn insert_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let key = (
+            link.collection_id.clone(),
+            link.provider.clone(),
+            link.provider_id.clone(),
+        );
+        if s.external.contains_key(&key) {
+            return Err(StoreError::Conflict {
+                field: "provider".into(),
+            });
+        }
+        s.external.insert(key, link.clone());
+        Ok(())
+    }
+
+    async fn list_external_auths(
+        &self,
+        collection_id: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<ExternalAuth>> {
+        let s = self.lock()?;
+        Ok(s.external
+            .values()
+            .filter(|l| l.collection_id == collection_id && l.record_id == record_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.external.remove(&(
+            link.collection_id.clone(),
+            link.provider.clone(),
+            link.provider_id.clone(),
+        ));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ConfigStore for MemoryStore {
+    async fn load_config(&self) -> StoreResult<Option<serde_json::Value>> {
+        Ok(self.lock()?.config.clone())
+    }
+
+    async fn save_config(&self, config: &serde_json::Value) -> StoreResult<()> {
+        self.lock()?.config = Some(config.clone());
+        Ok(())
+    }
+}

@@ -1,0 +1,170 @@
+//! Ports: what the services need from the outside world. Adapters live in
+//! `authgate-adapters`; the in-memory adapter doubles as the test store.
+
+use async_trait::async_trait;
+
+use crate::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+
+/// The current time, injected so expiry logic is testable without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// A cryptographically secure random source, injected for tests.
+pub trait Random: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique value (email, unique field, …) already belongs to another record.
+    #[error("unique value of field {field:?} already taken")]
+    Conflict { field: String },
+    /// The item changed since it was read (optimistic concurrency lost).
+    #[error("item was modified concurrently")]
+    Stale,
+    /// The backend failed; the message is for logs only.
+    #[error("{0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Records of auth collections, with unique values enforced atomically.
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Inserts a record and claims all its unique keys in one atomic step.
+    /// Fails with [`StoreError::Conflict`] naming the first taken field; then
+    /// nothing is written.
+    async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()>;
+
+    /// Strongly consistent read.
+    async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>>;
+
+    /// Finds the record owning a unique key (strongly consistent).
+    async fn find_record_by_unique(
+        &self,
+        collection_id: &str,
+        key: &UniqueKey,
+    ) -> StoreResult<Option<Record>>;
+
+    /// Replaces `old` with `new` if the stored version still equals
+    /// `old.version` ([`StoreError::Stale`] otherwise). Unique keys present in
+    /// `new_unique` but not `old_unique` are claimed, the others released, all
+    /// in the same atomic step. `new.version` must be `old.version + 1`.
+    async fn update_record(
+        &self,
+        old: &Record,
+        new: &Record,
+        old_unique: &[UniqueKey],
+        new_unique: &[UniqueKey],
+    ) -> StoreResult<()>;
+}
+
+/// Fixed-window counters shared by every container: rate limits, resend
+/// throttles, OTP attempt limits.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Counts one hit on `key`. Returns `true` while the window holds at most
+    /// `limit` hits (this one included), `false` once the limit is exceeded.
+    /// A window starts at the first hit and lasts `window_secs`.
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+/// One-time passwords.
+#[async_trait]
+pub trait OtpStore: Send + Sync {
+    async fn insert_otp(&self, otp: &Otp) -> StoreResult<()>;
+    async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>>;
+    /// Deletes the OTP only if its hash is `code_hash` and it has not expired
+    /// at `now`. Exactly one of many concurrent callers gets `true`.
+    async fn consume_otp(
+        &self,
+        collection_id: &str,
+        id: &str,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+/// Multi-factor sessions.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()>;
+    async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>>;
+    /// Deletes the session only if it belongs to `record_id` and has not
+    /// expired at `now`. Exactly one of many concurrent callers gets `true`.
+    async fn consume_mfa(
+        &self,
+        collection_id: &str,
+        id: &str,
+        record_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+/// OAuth2 identity links.
+#[async_trait]
+pub trait ExternalAuthStore: Send + Sync {
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<ExternalAuth>>;
+    /// Creates the link; [`StoreError::Conflict`] if that provider identity is
+    /// already linked.
+    async fn insert_external_auth(&self, link: &ExternalAuth) -> StoreResult<()>;
+    async fn list_external_auths(
+        &self,
+        collection_id: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<ExternalAuth>>;
+    async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()>;
+}
+
+/// The collections config document as stored for the Lambdas.
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
+    async fn load_config(&self) -> StoreResult<Option<serde_json::Value>>;
+    async fn save_config(&self, config: &serde_json::Value) -> StoreResult<()>;
+}
+
+/// Everything a store adapter provides.
+pub trait Store:
+    RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + ConfigStore
+{
+}
+
+impl<T> Store for T where
+    T: RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + ConfigStore
+{
+}
+
+/// An email ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailMessage {
+    pub from_name: String,
+    pub from_address: String,
+    pub to: String,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// What kind of mail this is (`verification`, `password-reset`, …), for logs.
+    pub kind: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail delivery failed: {0}")]
+pub struct MailError(pub String);
+
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, message: &MailMessage) -> Result<(), MailError>;
+}

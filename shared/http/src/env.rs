@@ -1,0 +1,69 @@
+//! Wiring from the environment, done once per cold start. Handlers never
+//! read environment variables.
+
+use std::sync::Arc;
+
+use authgate_adapters::dynamodb::DynamoStore;
+use authgate_adapters::ses::SesMailer;
+use authgate_adapters::system::{OsRandom, SystemClock};
+use authgate_core::service::Ctx;
+
+use crate::config_source::CachedStoreConfig;
+use crate::lambda::BoxError;
+use crate::state::AppState;
+
+/// Environment variables read at cold start.
+pub mod vars {
+    /// DynamoDB table holding records, markers, secrets and the config.
+    pub const TABLE: &str = "AUTHGATE_TABLE";
+    /// Seconds a container keeps the collections config before re-reading it.
+    pub const CONFIG_TTL_SECS: &str = "AUTHGATE_CONFIG_TTL_SECS";
+    /// Optional SES configuration set.
+    pub const SES_CONFIGURATION_SET: &str = "AUTHGATE_SES_CONFIGURATION_SET";
+    /// Comma-separated allowed CORS origins (`*` by default).
+    pub const CORS_ORIGINS: &str = "AUTHGATE_CORS_ORIGINS";
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Allowed CORS origins from the environment.
+pub fn cors_origins() -> Vec<String> {
+    var(vars::CORS_ORIGINS)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_else(|| vec!["*".into()])
+}
+
+/// The DynamoDB store named by `AUTHGATE_TABLE` (endpoint, region and
+/// credentials from the standard AWS environment).
+pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
+    let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+}
+
+/// The production state: DynamoDB store, SES mailer, config from the table.
+pub async fn state_from_env() -> Result<AppState, BoxError> {
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
+    let ttl = var(vars::CONFIG_TTL_SECS)
+        .map(|v| v.parse::<i64>())
+        .transpose()
+        .map_err(|_| "AUTHGATE_CONFIG_TTL_SECS must be a whole number of seconds")?
+        .unwrap_or(30);
+    let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    let mailer = Arc::new(
+        SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
+            .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
+    );
+    let clock = Arc::new(SystemClock);
+    let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?;
+    let config = Arc::new(CachedStoreConfig::new(store, clock, ttl));
+    Ok(AppState::new(ctx, config).with_cors_origins(cors_origins()))
+}

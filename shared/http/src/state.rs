@@ -1,0 +1,36 @@
+//! Shared state of the router: the service context and the config source.
+
+use std::sync::Arc;
+
+use authgate_core::config::AppConfig;
+use authgate_core::service::Ctx;
+use authgate_core::Error;
+
+use crate::config_source::ConfigSource;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub config: Arc<dyn ConfigSource>,
+    /// Allowed CORS origins; `*` allows any.
+    pub cors_origins: Arc<Vec<String>>,
+}
+
+impl AppState {
+    pub fn new(ctx: Ctx, config: Arc<dyn ConfigSource>) -> Self {
+        Self {
+            ctx,
+            config,
+            cors_origins: Arc::new(vec!["*".into()]),
+        }
+    }
+
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = Arc::new(origins);
+        self
+    }
+
+    pub async fn config(&self) -> Result<Arc<AppConfig>, Error> {
+        self.config.current().await
+    }
+}
