@@ -1,4 +1,12 @@
-//! Authgate's one integration-test binary.
+//! Authgate's one integration-test binary: a module per endpoint, plus the
+//! store contract, mail adapters, SDK compatibility, Lambda and security suites.
 
+mod auth_methods;
+mod auth_refresh;
+mod auth_with_password;
+mod lambda;
 mod mail_adapters;
+mod records_create;
+mod sdk;
+mod security;
 mod store_contract;
