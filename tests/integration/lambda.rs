@@ -1,1 +1,245 @@
-//! lambda
+//! Every function binary runs as a real Lambda process: this harness serves
+//! the Lambda Runtime API on loopback, hands the binary the API Gateway
+//! events from `infra/events/` (HTTP API v2 and REST API v1) and checks the
+//! responses it posts back. The binaries talk to DynamoDB on moto.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authgate_adapters::dynamodb::DynamoStore;
+use authgate_core::config::{fill_secrets, AppConfig};
+use authgate_core::ports::ConfigStore;
+use authgate_tests::{bin_dir, repo_root, require_env, unique};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Mutex};
+
+struct Runtime {
+    events: Mutex<VecDeque<(String, Value)>>,
+    responses: mpsc::UnboundedSender<(String, Value)>,
+}
+
+async fn next(State(rt): State<Arc<Runtime>>) -> (HeaderMap, String) {
+    // Long-poll like the real Runtime API: wait until an event is queued.
+    loop {
+        if let Some((id, event)) = rt.events.lock().await.pop_front() {
+            let mut h = HeaderMap::new();
+            h.insert("lambda-runtime-aws-request-id", id.parse().unwrap());
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis()
+                + 30_000;
+            h.insert(
+                "lambda-runtime-deadline-ms",
+                deadline.to_string().parse().unwrap(),
+            );
+            h.insert(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:us-east-1:123456789012:function:test"
+                    .parse()
+                    .unwrap(),
+            );
+            h.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793".parse().unwrap(),
+            );
+            h.insert("content-type", "application/json".parse().unwrap());
+            return (h, event.to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn respond(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    body: String,
+) -> &'static str {
+    let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let _ = rt.responses.send((id, v));
+    "{}"
+}
+
+async fn error(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    body: String,
+) -> &'static str {
+    let _ = rt.responses.send((id, json!({"runtimeError": body})));
+    "{}"
+}
+
+async fn init_error(State(rt): State<Arc<Runtime>>, body: String) -> &'static str {
+    let _ = rt
+        .responses
+        .send(("init".into(), json!({"initError": body})));
+    "{}"
+}
+
+/// A table of its own with the default config applied, as
+/// `authgate collections apply` would leave it.
+async fn fresh_table() -> String {
+    let moto = require_env("AUTHGATE_TEST_MOTO");
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(&moto)
+        .build();
+    let table = unique("authgate-lambda-");
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
+    store.create_table().await.expect("create table");
+    let mut doc = AppConfig::default_document();
+    fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
+    store.save_config(&doc).await.expect("save config");
+    table
+}
+
+fn event(name: &str) -> Value {
+    let path = repo_root().join("infra/events").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Runs the function binary `slug` as a Lambda process, feeds it `events`
+/// in order and returns the API Gateway responses it produced.
+async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
+    let bin = bin_dir().join(slug);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` (make test does)",
+        bin.display()
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let ids: Vec<String> = (0..events.len())
+        .map(|i| format!("req-{slug}-{i}"))
+        .collect();
+    let rt = Arc::new(Runtime {
+        events: Mutex::new(ids.iter().cloned().zip(events).collect()),
+        responses: tx,
+    });
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(init_error))
+        .with_state(rt);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut child = tokio::process::Command::new(&bin)
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", slug)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("AUTHGATE_TABLE", table)
+        .env(
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            require_env("AUTHGATE_TEST_MOTO"),
+        )
+        .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = Vec::new();
+    for id in &ids {
+        let got = tokio::time::timeout(Duration::from_secs(60), rx.recv()).await;
+        let (rid, body) = got
+            .unwrap_or_else(|_| panic!("{slug}: no response for {id}"))
+            .unwrap();
+        assert_eq!(&rid, id, "{slug}: {body}");
+        out.push(body);
+    }
+    let _ = child.kill().await;
+    server.abort();
+    out
+}
+
+fn status(res: &Value) -> u64 {
+    res["statusCode"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("not an API Gateway response: {res}"))
+}
+
+fn body(res: &Value) -> Value {
+    serde_json::from_str(res["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn each_foundation_function_runs_as_a_lambda_with_v2_and_v1_events() {
+    let table = fresh_table().await;
+
+    let res = invoke(
+        "records-create",
+        &table,
+        vec![
+            event("records-create.v2.json"),
+            event("records-create.v1.json"),
+        ],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 200, "{}", res[0]);
+    assert_eq!(body(&res[0])["collectionName"], "users");
+    assert_eq!(status(&res[1]), 400, "same email again: {}", res[1]);
+    assert_eq!(
+        body(&res[1])["data"]["email"]["code"],
+        "validation_not_unique"
+    );
+
+    let res = invoke(
+        "auth-with-password",
+        &table,
+        vec![
+            event("auth-with-password.v2.json"),
+            event("auth-with-password.v1.json"),
+        ],
+    )
+    .await;
+    for r in &res {
+        assert_eq!(status(r), 200, "{r}");
+        assert!(body(r)["token"].is_string());
+        let frame = r["headers"]["x-frame-options"]
+            .as_str()
+            .or(r["multiValueHeaders"]["x-frame-options"][0].as_str());
+        assert_eq!(frame, Some("SAMEORIGIN"), "{r}");
+    }
+    let token = body(&res[0])["token"].as_str().unwrap().to_owned();
+
+    let mut with_token = event("auth-refresh.v2.json");
+    with_token["headers"]["authorization"] = json!(token);
+    let res = invoke(
+        "auth-refresh",
+        &table,
+        vec![
+            event("auth-refresh.v2.json"),
+            event("auth-refresh.v1.json"),
+            with_token,
+        ],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 401, "{}", res[0]);
+    assert_eq!(status(&res[1]), 401, "{}", res[1]);
+    assert_eq!(status(&res[2]), 200, "{}", res[2]);
+
+    let res = invoke(
+        "auth-methods",
+        &table,
+        vec![event("auth-methods.v2.json"), event("auth-methods.v1.json")],
+    )
+    .await;
+    for r in &res {
+        assert_eq!(status(r), 200, "{r}");
+        assert_eq!(body(r)["password"]["enabled"], true, "{r}");
+    }
+}

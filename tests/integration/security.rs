@@ -1,1 +1,197 @@
-//! security
+//! Attacks an auth API must resist: alg confusion, forged and cross-type
+//! tokens, secrets in logs, racing sign-ups.
+
+use std::sync::Arc;
+
+use authgate_core::ports::Store;
+use authgate_core::token::peek;
+use authgate_core::validate::identity_key;
+use authgate_tests::{captured_logs, unique, Options, TestApp};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+
+fn email() -> String {
+    format!("{}@example.com", unique("sec"))
+}
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+#[tokio::test]
+async fn alg_none_and_other_algorithms_are_rejected_even_with_the_right_key() {
+    let app = TestApp::spawn().await;
+    let e = email();
+    app.sign_up("users", &e, "1234567890").await;
+    let token = app.login("users", &e, "1234567890").await;
+    let claims = serde_json::to_value(peek(&token).unwrap()).unwrap();
+    let payload = b64(&claims);
+
+    let none = format!("{}.{payload}.", b64(&json!({"alg": "none", "typ": "JWT"})));
+    // HS512 signed with the real key: right secret, wrong algorithm.
+    let coll = app.config.collection("users").unwrap();
+    let record = app
+        .store
+        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
+        .await
+        .unwrap()
+        .unwrap();
+    let key = format!("{}{}", record.token_key, coll.auth_token.secret.expose());
+    let hs512 = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    for forged in [none, hs512] {
+        let (status, _) = app
+            .post_auth("users", "auth-refresh", json!({}), Some(&forged))
+            .await;
+        assert_eq!(status, 401, "{forged}");
+    }
+}
+
+#[tokio::test]
+async fn a_correctly_signed_token_of_another_type_is_not_an_auth_token() {
+    let app = TestApp::spawn().await;
+    let e = email();
+    app.sign_up("users", &e, "1234567890").await;
+    let coll = app.config.collection("users").unwrap();
+    let record = app
+        .store
+        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
+        .await
+        .unwrap()
+        .unwrap();
+    let now = authgate_core::ports::Clock::now(app.clock.as_ref());
+    for kind in [
+        authgate_core::token::TokenKind::Verification,
+        authgate_core::token::TokenKind::PasswordReset,
+        authgate_core::token::TokenKind::File,
+    ] {
+        let t = authgate_core::token::issue(coll, &record, kind, now, Default::default()).unwrap();
+        let (status, _) = app
+            .post_auth("users", "auth-refresh", json!({}), Some(&t))
+            .await;
+        assert_eq!(status, 401, "{kind:?}");
+    }
+}
+
+#[tokio::test]
+async fn logs_of_sign_up_and_login_never_contain_passwords_tokens_or_secrets() {
+    let app = TestApp::spawn().await;
+    let e = email();
+    let password = format!("pw-{}", unique("secret"));
+    app.sign_up("users", &e, &password).await;
+    let token = app.login("users", &e, &password).await;
+    let (status, _) = app
+        .post(
+            "users",
+            "auth-with-password",
+            json!({"identity": e, "password": "wrong-password-123"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = app
+        .post_auth("users", "auth-refresh", json!({}), Some(&token))
+        .await;
+    assert_eq!(status, 200);
+    let coll = app.config.collection("users").unwrap();
+    let record = app
+        .store
+        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
+        .await
+        .unwrap()
+        .unwrap();
+    let logs = captured_logs();
+    assert!(!logs.is_empty(), "the capture works: requests were logged");
+    for secret in [
+        password.as_str(),
+        "wrong-password-123",
+        token.as_str(),
+        body["token"].as_str().unwrap(),
+        record.token_key.as_str(),
+        record.password_hash.as_str(),
+        coll.auth_token.secret.expose(),
+    ] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+}
+
+async fn race_sign_ups(store: Arc<dyn Store>) -> (Arc<dyn Store>, String, String) {
+    let app = TestApp::spawn_with(Options {
+        store: Some(store.clone()),
+        ..Default::default()
+    })
+    .await;
+    let e = email();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let http = app.http.clone();
+        let url = app.url("users", "records");
+        // Mixed case: uniqueness is case-insensitive.
+        let addr = if i % 2 == 0 {
+            e.clone()
+        } else {
+            e.to_uppercase()
+        };
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .post(url)
+                .json(&json!({"email": addr, "password": "1234567890", "passwordConfirm": "1234567890"}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }));
+    }
+    let mut winners = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => winners.push(body["id"].as_str().unwrap().to_owned()),
+            400 => assert_eq!(
+                body["data"]["email"]["code"], "validation_not_unique",
+                "{body}"
+            ),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one sign-up wins");
+    let coll = app.config.collection("users").unwrap();
+    let owner = store
+        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
+        .await
+        .unwrap()
+        .expect("marker points at a record");
+    assert_eq!(owner.id, winners[0]);
+    (store, coll.id.clone(), winners[0].clone())
+}
+
+#[tokio::test]
+async fn twenty_concurrent_sign_ups_with_one_email_create_one_record_in_memory() {
+    race_sign_ups(Arc::new(authgate_adapters::memory::MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_sign_ups_with_one_email_create_one_record_in_dynamodb() {
+    let store = crate::store_contract::dynamo_store().await;
+    let table = store.table().to_owned();
+    race_sign_ups(store).await;
+    // The table is this test's own: exactly the winner's record and its one
+    // email marker may exist (no orphan from the 19 losers).
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(std::env::var("AUTHGATE_TEST_MOTO").unwrap())
+        .build();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
+    let items = client.scan().table_name(&table).send().await.unwrap();
+    let kinds: Vec<String> = items
+        .items()
+        .iter()
+        .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
+    assert_eq!(items.count(), 2, "one record + one marker, got {kinds:?}");
+}

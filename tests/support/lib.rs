@@ -18,32 +18,32 @@ use authgate_http::config_source::StaticConfig;
 use authgate_http::AppState;
 use serde_json::{json, Value};
 
-/// A clock tests can move forward instead of sleeping.
-#[derive(Debug)]
+/// Real time plus an offset tests can move forward instead of sleeping.
+#[derive(Debug, Default)]
 pub struct ManualClock(AtomicI64);
+
+fn wall_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 impl ManualClock {
     pub fn new() -> Self {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        Self(AtomicI64::new(now))
+        Self(AtomicI64::new(0))
+    }
+    pub fn now_secs(&self) -> i64 {
+        self.now().seconds()
     }
     pub fn advance_secs(&self, secs: i64) {
         self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }
 }
 
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
+        Timestamp(wall_millis() + self.0.load(Ordering::SeqCst))
     }
 }
 
@@ -372,4 +372,38 @@ pub fn bin_dir() -> PathBuf {
         .ok()
         .and_then(|p| p.parent().and_then(Path::parent).map(Path::to_path_buf))
         .unwrap_or_else(|| repo_root().join("target/debug"))
+}
+
+// ---------------------------------------------------------------------------
+// One-time passwords.
+
+/// The OTP code in a mail: the first word of 4 to 32 digits (words are split
+/// on anything but ASCII letters and digits, so digits inside an OTP id or
+/// a link never count).
+pub fn otp_code(mail: &Mail) -> Option<String> {
+    mail.text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| (4..=32).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+}
+
+impl TestApp {
+    /// POSTs `request-otp` for `email` and returns `(otpId, code)`, the code
+    /// read from the mail whose text carries that `otpId` (templates with
+    /// `{OTP_ID}`), else from the newest mail to `email`. Panics without one.
+    pub async fn request_otp(&self, collection: &str, email: &str) -> (String, String) {
+        let (status, body) = self
+            .post(collection, "request-otp", json!({ "email": email }))
+            .await;
+        assert_eq!(status, 200, "request-otp failed: {body}");
+        let otp_id = body["otpId"].as_str().expect("otpId").to_owned();
+        let mails = self.mails_to(email);
+        let mail = mails
+            .iter()
+            .find(|m| m.text.contains(&otp_id))
+            .or_else(|| mails.last())
+            .unwrap_or_else(|| panic!("no OTP mail to {email}"));
+        let code = otp_code(mail).unwrap_or_else(|| panic!("no code in {:?}", mail.text));
+        (otp_id, code)
+    }
 }

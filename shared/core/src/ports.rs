@@ -147,6 +147,26 @@ impl<T> Store for T where
 {
 }
 
+/// Outbound OAuth2 HTTP: the token exchange and authenticated JSON GETs
+/// (user info). Which URLs to call and how to read the answers is decided
+/// in [`crate::oauth2`]; adapters only move bytes, with redirects disabled
+/// and timeouts on every call.
+#[async_trait]
+pub trait OAuth2Client: Send + Sync {
+    /// Exchanges an authorization code at the provider's token endpoint.
+    async fn exchange_code(
+        &self,
+        request: &crate::oauth2::TokenRequest<'_>,
+    ) -> Result<crate::oauth2::OAuth2Token, crate::oauth2::HttpError>;
+
+    /// `GET url` with `Authorization: Bearer <access_token>`, expecting JSON.
+    async fn get_json(
+        &self,
+        url: &str,
+        access_token: &str,
+    ) -> Result<serde_json::Value, crate::oauth2::HttpError>;
+}
+
 /// An email ready to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailMessage {

@@ -207,8 +207,13 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
                     "The submitted number is not properly formatted.",
                 ));
             }
-            if n == 0.0 && field.required {
-                return Err(FieldError::required());
+            // A zero value is "blank": only `required` applies to it.
+            if n == 0.0 {
+                return if field.required {
+                    Err(FieldError::required())
+                } else {
+                    Ok(json!(0))
+                };
             }
             if *only_int && n.fract() != 0.0 {
                 return Err(FieldError::new(

@@ -14,8 +14,10 @@ use crate::token::{self, TokenKind};
 
 pub mod auth_methods;
 pub mod auth_refresh;
+pub mod auth_with_otp;
 pub mod auth_with_password;
 pub mod records_create;
+pub mod request_otp;
 
 /// Everything a service needs from outside: stores, mail, time, randomness.
 /// Built once per process (per Lambda cold start).

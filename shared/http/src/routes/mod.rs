@@ -13,8 +13,10 @@ use crate::state::AppState;
 
 mod auth_methods;
 mod auth_refresh;
+mod auth_with_otp;
 mod auth_with_password;
 mod records_create;
+mod request_otp;
 
 /// Builds the one router every entry point runs.
 pub fn router(state: AppState) -> Router {
@@ -27,6 +29,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{c}/auth-with-password"),
             post(auth_with_password::auth_with_password),
+        )
+        .route(&format!("{c}/request-otp"), post(request_otp::request_otp))
+        .route(
+            &format!("{c}/auth-with-otp"),
+            post(auth_with_otp::auth_with_otp),
         )
         .route(
             &format!("{c}/auth-refresh"),
