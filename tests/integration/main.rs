@@ -6,6 +6,8 @@ mod auth_refresh;
 mod auth_with_password;
 mod lambda;
 mod mail_adapters;
+mod mfa;
+mod otp;
 mod records_create;
 mod sdk;
 mod security;

@@ -16,8 +16,15 @@ pub mod auth_methods;
 pub mod auth_refresh;
 pub mod auth_with_otp;
 pub mod auth_with_password;
+pub mod confirm_email_change;
+pub mod confirm_password_reset;
+pub mod confirm_verification;
+pub mod mail_flows;
 pub mod records_create;
+pub mod request_email_change;
 pub mod request_otp;
+pub mod request_password_reset;
+pub mod request_verification;
 
 /// Everything a service needs from outside: stores, mail, time, randomness.
 /// Built once per process (per Lambda cold start).

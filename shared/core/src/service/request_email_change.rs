@@ -22,6 +22,8 @@ pub struct RequestEmailChangeInput {
 /// only: the link proves the caller controls the new address, and the
 /// current address learns nothing it could act on.
 ///
+/// `input` is the parsed body or why it could not be read.
+///
 /// Errors: 401 without a valid auth token, 403 for a record of another
 /// collection, 400 `newEmail` validation (`validation_not_in_invalid` when it
 /// is the current address, `validation_invalid_new_email` when another
@@ -32,7 +34,7 @@ pub async fn request_email_change(
     cfg: &AppConfig,
     collection: &Collection,
     authorization: Option<&str>,
-    input: RequestEmailChangeInput,
+    input: Result<RequestEmailChangeInput>,
     now: Timestamp,
 ) -> Result<()> {
     let (owner, record, _) = authenticate(ctx, cfg, authorization, now).await?;
@@ -43,6 +45,9 @@ pub async fn request_email_change(
             owner.name
         )));
     }
+    // A malformed body is reported only now: PocketBase checks the caller
+    // (401/403) before it reads the body.
+    let input = input?;
 
     let new_email = input.new_email.trim();
     if let Some(e) = mail_flows::check_email(new_email) {
