@@ -4,8 +4,10 @@
 mod auth_methods;
 mod auth_refresh;
 mod auth_with_password;
+mod cli;
 mod lambda;
 mod mail_adapters;
+mod mail_flows;
 mod mfa;
 mod otp;
 mod records_create;

@@ -31,7 +31,11 @@ async fn user(app: &TestApp, collection: &str) -> String {
 /// Password as the first factor: asserts the MFA 401 and returns the mfaId.
 async fn password_first(app: &TestApp, collection: &str, e: &str) -> String {
     let (status, body) = app
-        .post(collection, "auth-with-password", json!({"identity": e, "password": PASSWORD}))
+        .post(
+            collection,
+            "auth-with-password",
+            json!({"identity": e, "password": PASSWORD}),
+        )
         .await;
     assert_eq!(status, 401, "{body}");
     let obj = body.as_object().unwrap();
@@ -43,7 +47,11 @@ async fn password_first(app: &TestApp, collection: &str, e: &str) -> String {
 async fn otp_first(app: &TestApp, collection: &str, e: &str) -> String {
     let (otp_id, code) = app.request_otp(collection, e).await;
     let (status, body) = app
-        .post(collection, "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            collection,
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
@@ -80,7 +88,10 @@ async fn password_then_otp_with_the_mfa_id_in_the_query_logs_in() {
         )
         .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body, json!({"data": {}, "message": INVALID_MFA, "status": 400}));
+    assert_eq!(
+        body,
+        json!({"data": {}, "message": INVALID_MFA, "status": 400})
+    );
 }
 
 #[tokio::test]
@@ -136,12 +147,18 @@ async fn the_same_method_twice_is_refused_and_the_session_survives() {
         json!({"data": {}, "message": "A different authentication method is required.", "status": 400})
     );
     let (status, body) = otp_second(&app, "mfausers", &e, &mfa_id).await;
-    assert_eq!(status, 200, "the session is still usable with another method: {body}");
+    assert_eq!(
+        status, 200,
+        "the session is still usable with another method: {body}"
+    );
 
     let mfa_id = otp_first(&app, "mfausers", &e).await;
     let (status, body) = otp_second(&app, "mfausers", &e, &mfa_id).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["message"], "A different authentication method is required.");
+    assert_eq!(
+        body["message"],
+        "A different authentication method is required."
+    );
 }
 
 #[tokio::test]
@@ -152,7 +169,10 @@ async fn an_expired_mfa_session_is_refused() {
     app.clock.advance_secs(60);
     let (status, body) = otp_second(&app, "mfausers", &e, &mfa_id).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body, json!({"data": {}, "message": INVALID_MFA, "status": 400}));
+    assert_eq!(
+        body,
+        json!({"data": {}, "message": INVALID_MFA, "status": 400})
+    );
 }
 
 #[tokio::test]
@@ -163,16 +183,28 @@ async fn an_mfa_session_of_another_record_or_collection_is_refused() {
     let alice_mfa = password_first(&app, "mfausers", &alice).await;
 
     let (status, body) = otp_second(&app, "mfausers", &bob, &alice_mfa).await;
-    assert_eq!((status, body["message"].clone()), (400, json!(INVALID_MFA)), "{body}");
+    assert_eq!(
+        (status, body["message"].clone()),
+        (400, json!(INVALID_MFA)),
+        "{body}"
+    );
 
     // Same address signed up in the second collection: the id means nothing there.
     app.sign_up("mfausers2", &alice, PASSWORD).await;
     let (status, body) = otp_second(&app, "mfausers2", &alice, &alice_mfa).await;
-    assert_eq!((status, body["message"].clone()), (400, json!(INVALID_MFA)), "{body}");
+    assert_eq!(
+        (status, body["message"].clone()),
+        (400, json!(INVALID_MFA)),
+        "{body}"
+    );
 
     for (case, id) in [("unknown", "aaaaaaaaaaaaaaa"), ("garbage", "../x")] {
         let (status, body) = otp_second(&app, "mfausers", &alice, id).await;
-        assert_eq!((status, body["message"].clone()), (400, json!(INVALID_MFA)), "{case}");
+        assert_eq!(
+            (status, body["message"].clone()),
+            (400, json!(INVALID_MFA)),
+            "{case}"
+        );
     }
 
     // Alice's session was not consumed by any of that.
@@ -197,8 +229,12 @@ async fn concurrent_second_factors_on_one_session_have_exactly_one_winner() {
             let app = app.clone();
             let action = format!("auth-with-otp?mfaId={mfa_id}");
             tokio::spawn(async move {
-                app.post("mfausers", &action, json!({"otpId": otp_id, "password": code}))
-                    .await
+                app.post(
+                    "mfausers",
+                    &action,
+                    json!({"otpId": otp_id, "password": code}),
+                )
+                .await
             })
         })
         .collect();

@@ -68,24 +68,43 @@ async fn an_otp_from_the_mail_logs_in_with_a_token_and_the_record() {
     app.sign_up("otpusers", &e, "1234567890").await;
 
     let (status, body) = app
-        .post("otpusers", "request-otp", json!({"email": e.to_uppercase()}))
+        .post(
+            "otpusers",
+            "request-otp",
+            json!({"email": e.to_uppercase()}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["otpId"], "the body is only the otpId");
     let otp_id = body["otpId"].as_str().unwrap();
-    assert!(is_record_id(otp_id), "otpId {otp_id:?} has PocketBase's id shape");
+    assert!(
+        is_record_id(otp_id),
+        "otpId {otp_id:?} has PocketBase's id shape"
+    );
 
     let mails = app.mails_to(&e);
     assert_eq!(mails.len(), 1, "one mail, to the stored address");
     let mail = &mails[0];
-    assert!(mail.subject.contains("Your Authgate code"), "{}", mail.subject);
-    assert!(mail.text.contains(otp_id), "{{OTP_ID}} is filled: {}", mail.text);
+    assert!(
+        mail.subject.contains("Your Authgate code"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.text.contains(otp_id),
+        "{{OTP_ID}} is filled: {}",
+        mail.text
+    );
     let code = authgate_tests::otp_code(mail).unwrap();
     assert_eq!(code.len(), 8, "8 digits by default");
 
     let (status, body) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["record"]["email"], e.as_str());
@@ -104,11 +123,18 @@ async fn the_code_is_stored_only_as_a_hash_bound_to_record_and_address() {
     let coll = app.config.collection("otpusers").unwrap();
     let stored = app.store.get_otp(&coll.id, &otp_id).await.unwrap().unwrap();
     assert_ne!(stored.code_hash, code);
-    assert!(!stored.code_hash.contains(&code), "no plain code in the item");
+    assert!(
+        !stored.code_hash.contains(&code),
+        "no plain code in the item"
+    );
     assert_eq!(stored.code_hash, code_hash(coll, &otp_id, &code));
     assert_eq!(stored.record_id, rec["id"].as_str().unwrap());
     assert_eq!(stored.sent_to, e);
-    assert_eq!(stored.expires_at.0 - stored.created.0, 60_000, "otp.duration");
+    assert_eq!(
+        stored.expires_at.0 - stored.created.0,
+        60_000,
+        "otp.duration"
+    );
 }
 
 #[tokio::test]
@@ -148,13 +174,23 @@ async fn wrong_unknown_and_foreign_otps_get_the_same_answer() {
     app.sign_up("otpusers", &e, "1234567890").await;
     app.sign_up("otpothers", &e, "1234567890").await;
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
-    let wrong = if code == "00000000" { "11111111" } else { "00000000" };
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
     let (other_id, other_code) = app.request_otp("otpothers", &e).await;
 
     let cases = [
         ("wrong code", json!({"otpId": otp_id, "password": wrong})),
-        ("unknown id", json!({"otpId": "aaaaaaaaaaaaaaa", "password": code})),
-        ("other collection's OTP", json!({"otpId": other_id, "password": other_code})),
+        (
+            "unknown id",
+            json!({"otpId": "aaaaaaaaaaaaaaa", "password": code}),
+        ),
+        (
+            "other collection's OTP",
+            json!({"otpId": other_id, "password": other_code}),
+        ),
     ];
     for (case, body) in cases {
         let (status, text) = post_raw(&app, "otpusers", "auth-with-otp", body).await;
@@ -162,11 +198,19 @@ async fn wrong_unknown_and_foreign_otps_get_the_same_answer() {
     }
     // Neither OTP was used up by the failed attempts.
     let (status, _) = app
-        .post("otpothers", "auth-with-otp", json!({"otpId": other_id, "password": other_code}))
+        .post(
+            "otpothers",
+            "auth-with-otp",
+            json!({"otpId": other_id, "password": other_code}),
+        )
         .await;
     assert_eq!(status, 200, "the other collection's OTP still works there");
     let (status, _) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200);
 }
@@ -177,10 +221,18 @@ async fn five_wrong_codes_lock_the_record_out_even_for_the_right_code() {
     let e = email();
     app.sign_up("otpusers", &e, "1234567890").await;
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
-    let wrong = if code == "00000000" { "11111111" } else { "00000000" };
+    let wrong = if code == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
     for attempt in 1..=5 {
         let (status, _) = app
-            .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": wrong}))
+            .post(
+                "otpusers",
+                "auth-with-otp",
+                json!({"otpId": otp_id, "password": wrong}),
+            )
             .await;
         assert_eq!(status, 400, "wrong code #{attempt}");
     }
@@ -201,7 +253,11 @@ async fn five_wrong_codes_lock_the_record_out_even_for_the_right_code() {
     app.clock.advance_secs(181);
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
     let (status, body) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -230,17 +286,28 @@ async fn an_unknown_email_gets_an_indistinguishable_answer_and_no_mail() {
     let shape = |text: &str| -> (Vec<String>, usize, bool) {
         let v: Value = serde_json::from_str(text).unwrap();
         let id = v["otpId"].as_str().unwrap_or_default();
-        (v.as_object().unwrap().keys().cloned().collect(), text.len(), is_record_id(id))
+        (
+            v.as_object().unwrap().keys().cloned().collect(),
+            text.len(),
+            is_record_id(id),
+        )
     };
     assert_eq!(answers[0].0, 200);
     assert_eq!(answers[0].0, answers[1].0, "same status");
     assert_eq!(answers[0].1, answers[1].1, "same content type");
-    assert_eq!(shape(&answers[0].2), shape(&answers[1].2), "same body shape and length");
+    assert_eq!(
+        shape(&answers[0].2),
+        shape(&answers[1].2),
+        "same body shape and length"
+    );
     assert!(shape(&answers[1].2).2, "fake id has the real id shape");
     assert_ne!(answers[0].2, answers[1].2, "ids are fresh");
 
     assert_eq!(app.mails_to(&known).len(), 1);
-    assert!(app.mails_to(&unknown).is_empty(), "no mail for an unknown email");
+    assert!(
+        app.mails_to(&unknown).is_empty(),
+        "no mail for an unknown email"
+    );
     assert_eq!(app.mails().len(), 1, "no mail at all besides the known one");
 }
 
@@ -260,13 +327,20 @@ async fn a_tenth_live_otp_is_not_issued_but_the_answer_looks_the_same() {
     assert!(is_record_id(otp_id));
     assert_eq!(app.mails_to(&e).len(), 9, "no 10th mail");
     let coll = app.config.collection("otpusers").unwrap();
-    assert!(app.store.get_otp(&coll.id, otp_id).await.unwrap().is_none(), "nothing stored");
+    assert!(
+        app.store.get_otp(&coll.id, otp_id).await.unwrap().is_none(),
+        "nothing stored"
+    );
 
     // Once the first ones have expired, new OTPs are issued again.
     app.clock.advance_secs(60);
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
     let (status, _) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.mails_to(&e).len(), 10);
@@ -309,15 +383,24 @@ async fn validation_and_disabled_otp_errors_match_pocketbase() {
             .unwrap();
         assert_eq!(res.status().as_u16(), 403, "{action}");
         let body: Value = res.json().await.unwrap();
-        assert_eq!(body, json!({"data": {}, "message": disabled, "status": 403}), "{action}");
+        assert_eq!(
+            body,
+            json!({"data": {}, "message": disabled, "status": 403}),
+            "{action}"
+        );
     }
 
-    let (status, body) = app.post("nope", "request-otp", json!({"email": "a@b.co"})).await;
+    let (status, body) = app
+        .post("nope", "request-otp", json!({"email": "a@b.co"}))
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["message"], "Missing or invalid collection context.");
     let (status, body) = app.post("otpusers", "request-otp", Value::Null).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["message"], "An error occurred while loading the submitted data.");
+    assert_eq!(
+        body["message"],
+        "An error occurred while loading the submitted data."
+    );
 }
 
 #[tokio::test]
@@ -330,16 +413,27 @@ async fn an_otp_login_verifies_the_record_and_without_mfa_replaces_its_password(
 
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
     let (status, body) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["record"]["verified"], true, "the code reached the address");
+    assert_eq!(
+        body["record"]["verified"], true,
+        "the code reached the address"
+    );
     let token = body["token"].as_str().unwrap();
 
     // Whoever set the old password (a pre-hijacker) is locked out: the
     // password no longer works and tokens issued with it are revoked.
     let (status, _) = app
-        .post("otpusers", "auth-with-password", json!({"identity": e, "password": "1234567890"}))
+        .post(
+            "otpusers",
+            "auth-with-password",
+            json!({"identity": e, "password": "1234567890"}),
+        )
         .await;
     assert_eq!(status, 400, "the old password stops working");
     let (status, _) = app
@@ -373,7 +467,11 @@ async fn an_otp_sent_to_another_address_logs_in_but_changes_nothing() {
     };
     app.store.insert_otp(&otp).await.unwrap();
     let (status, body) = app
-        .post("otpusers", "auth-with-otp", json!({"otpId": otp.id, "password": "12345678"}))
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp.id, "password": "12345678"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["record"]["verified"], false);
@@ -392,7 +490,11 @@ async fn otp_codes_never_appear_in_logs() {
     let (otp_id, code) = app.request_otp("otplong", &e).await;
     assert_eq!(code.len(), 32);
     let (status, _) = app
-        .post("otplong", "auth-with-otp", json!({"otpId": otp_id, "password": code}))
+        .post(
+            "otplong",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
         .await;
     assert_eq!(status, 200);
     assert!(!captured_logs().contains(&code), "the code was logged");
@@ -424,7 +526,11 @@ async fn concurrent_uses_have_exactly_one_winner(store: Option<Arc<dyn Store>>) 
         statuses.push(t.await.unwrap());
     }
     statuses.sort_unstable();
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
     assert!(
         statuses.iter().all(|s| [200, 400, 429].contains(s)),
         "{statuses:?}"

@@ -804,6 +804,16 @@ impl RawCollection {
                 ));
             }
         }
+        // Like PocketBase, provider details are checked once OAuth2 is on.
+        if self.oauth2.enabled {
+            if let Err((j, field, message)) = crate::oauth2::check_providers(&self.oauth2.providers)
+            {
+                return Err(err(
+                    format!("{path}.oauth2.providers[{j}].{field}"),
+                    message,
+                ));
+            }
+        }
         for (j, u) in self.oauth2.redirect_urls.iter().enumerate() {
             if url::Url::parse(u).is_err() {
                 return Err(err(

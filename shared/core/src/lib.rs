@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod mail;
 pub mod model;
+pub mod oauth2;
 pub mod password;
 pub mod ports;
 pub mod random;

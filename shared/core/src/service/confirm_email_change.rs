@@ -64,10 +64,7 @@ pub async fn confirm_email_change(
     if input.password.is_empty() {
         errors.insert("password".into(), FieldError::required());
     } else if input.password.chars().count() > 100 {
-        errors.insert(
-            "password".into(),
-            mail_flows::length_out_of_range(1, 100),
-        );
+        errors.insert("password".into(), mail_flows::length_out_of_range(1, 100));
     } else {
         // Without a valid token there is no record to check against:
         // PocketBase reports the password as invalid too.
@@ -144,19 +141,13 @@ async fn check(
             "Invalid token payload - newEmail must be set.",
         )));
     }
-    let (record, claims) = match mail_flows::check_token(
-        ctx,
-        cfg,
-        collection,
-        raw,
-        TokenKind::EmailChange,
-        now,
-    )
-    .await?
-    {
-        TokenCheck::Valid(record, claims) => (record, claims),
-        TokenCheck::Invalid(e) => return Ok(Err(e)),
-    };
+    let (record, claims) =
+        match mail_flows::check_token(ctx, cfg, collection, raw, TokenKind::EmailChange, now)
+            .await?
+        {
+            TokenCheck::Valid(record, claims) => (record, claims),
+            TokenCheck::Invalid(e) => return Ok(Err(e)),
+        };
     let new_email = claims.new_email.unwrap_or_default();
     if mail_flows::find_by_email(ctx, collection, &new_email)
         .await?

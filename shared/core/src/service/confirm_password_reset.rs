@@ -72,10 +72,7 @@ pub async fn confirm_password_reset(
     if input.password.is_empty() {
         errors.insert("password".into(), FieldError::required());
     } else if len < min || len > 255 {
-        errors.insert(
-            "password".into(),
-            mail_flows::length_out_of_range(min, 255),
-        );
+        errors.insert("password".into(), mail_flows::length_out_of_range(min, 255));
     }
     if input.password_confirm.is_empty() {
         errors.insert("passwordConfirm".into(), FieldError::required());

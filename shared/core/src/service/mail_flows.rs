@@ -74,7 +74,11 @@ pub fn check_form(errors: FieldErrors) -> Result<()> {
 
 /// Finds a record of `collection` by email, ASCII case-insensitively
 /// through its unique marker (strongly consistent).
-pub async fn find_by_email(ctx: &Ctx, collection: &Collection, email: &str) -> Result<Option<Record>> {
+pub async fn find_by_email(
+    ctx: &Ctx,
+    collection: &Collection,
+    email: &str,
+) -> Result<Option<Record>> {
     let key = validate::identity_key(collection, "email", email);
     Ok(ctx
         .store

@@ -14,6 +14,7 @@ use crate::token::{self, TokenKind};
 
 pub mod auth_methods;
 pub mod auth_refresh;
+pub mod auth_with_oauth2;
 pub mod auth_with_otp;
 pub mod auth_with_password;
 pub mod confirm_email_change;
@@ -37,6 +38,9 @@ pub struct Ctx {
     /// A real argon2id hash of a random password: verified against when the
     /// identity is unknown so both answers take the same time.
     dummy_hash: Arc<str>,
+    /// Outbound OAuth2 HTTP; set with [`Ctx::with_oauth2`] (the core has no
+    /// HTTP client of its own). Without it OAuth2 logins fail with a 500.
+    pub oauth2: Option<Arc<dyn crate::ports::OAuth2Client>>,
 }
 
 impl Ctx {
@@ -55,7 +59,14 @@ impl Ctx {
             clock,
             rng,
             dummy_hash: dummy_hash.into(),
+            oauth2: None,
         })
+    }
+
+    /// Sets the OAuth2 HTTP client (the adapter's, or a fake in tests).
+    pub fn with_oauth2(mut self, client: Arc<dyn crate::ports::OAuth2Client>) -> Self {
+        self.oauth2 = Some(client);
+        self
     }
 
     pub fn random_string(&self, len: usize, alphabet: &[u8]) -> String {

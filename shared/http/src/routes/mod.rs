@@ -15,8 +15,14 @@ mod auth_methods;
 mod auth_refresh;
 mod auth_with_otp;
 mod auth_with_password;
+mod confirm_email_change;
+mod confirm_password_reset;
+mod confirm_verification;
 mod records_create;
+mod request_email_change;
 mod request_otp;
+mod request_password_reset;
+mod request_verification;
 
 /// Builds the one router every entry point runs.
 pub fn router(state: AppState) -> Router {
@@ -42,6 +48,30 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{c}/records"),
             post(records_create::records_create),
+        )
+        .route(
+            &format!("{c}/request-verification"),
+            post(request_verification::request_verification),
+        )
+        .route(
+            &format!("{c}/confirm-verification"),
+            post(confirm_verification::confirm_verification),
+        )
+        .route(
+            &format!("{c}/request-password-reset"),
+            post(request_password_reset::request_password_reset),
+        )
+        .route(
+            &format!("{c}/confirm-password-reset"),
+            post(confirm_password_reset::confirm_password_reset),
+        )
+        .route(
+            &format!("{c}/request-email-change"),
+            post(request_email_change::request_email_change),
+        )
+        .route(
+            &format!("{c}/confirm-email-change"),
+            post(confirm_email_change::confirm_email_change),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

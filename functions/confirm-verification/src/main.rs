@@ -1,0 +1,6 @@
+//! `confirm-verification` Lambda: the shared router, wired once per cold start.
+
+#[tokio::main]
+async fn main() -> Result<(), authgate_http::lambda::BoxError> {
+    authgate_http::lambda::run("confirm-verification").await
+}

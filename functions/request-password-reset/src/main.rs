@@ -1,0 +1,6 @@
+//! `request-password-reset` Lambda: the shared router, wired once per cold start.
+
+#[tokio::main]
+async fn main() -> Result<(), authgate_http::lambda::BoxError> {
+    authgate_http::lambda::run("request-password-reset").await
+}

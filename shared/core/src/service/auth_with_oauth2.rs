@@ -1,0 +1,567 @@
+//! `POST auth-with-oauth2`: log in (or sign up) with an OAuth2 provider's
+//! authorization code.
+//!
+//! The identity is the pair (provider, provider user id), never the email
+//! alone. When no record is linked yet:
+//! - the logged-in record (a valid `Authorization` header of this
+//!   collection) gets the link, as in PocketBase;
+//! - else a record with the provider's email gets it, but only when the
+//!   provider vouches for that email;
+//! - else a new record is created (`createData` applies only here).
+//!
+//! Linking to an existing *unverified* record resets its password and drops
+//! its other provider links: whoever created it before the real owner (a
+//! pre-hijack, PocketBase advisories GHSA-m93w-4fxv-r35v and
+//! GHSA-pq7p-mc74-g65w) loses every way back in.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::config::{AppConfig, Collection, OAuth2Config};
+use crate::email;
+use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::model::{ExternalAuth, Record, Timestamp};
+use crate::oauth2::{self, AuthUser, FetchError, OAuth2Token, Provider};
+use crate::ports::StoreError;
+use crate::random::{self, ALNUM};
+use crate::validate::{self, cast_bool, cast_string};
+
+use super::{finish_auth, method, AuthOutcome, Ctx};
+
+/// The request body. `redirectUrl` is PocketBase's deprecated spelling.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct AuthWithOAuth2Input {
+    pub provider: String,
+    pub code: String,
+    #[serde(rename = "codeVerifier")]
+    pub code_verifier: String,
+    #[serde(rename = "redirectURL")]
+    pub redirect_url: String,
+    #[serde(rename = "redirectUrl")]
+    pub redirect_url_legacy: String,
+    #[serde(rename = "createData")]
+    pub create_data: Option<Map<String, Value>>,
+    #[serde(rename = "mfaId")]
+    pub mfa_id: String,
+}
+
+impl fmt::Debug for AuthWithOAuth2Input {
+    // The code and verifier are credentials: never in logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthWithOAuth2Input")
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
+const CREATE_FAILED: &str = "Failed to create record.";
+
+/// Length of the random password given to OAuth2-created and hijack-reset
+/// records (PocketBase's `SetRandomPassword`).
+const RANDOM_PASSWORD_LEN: usize = 30;
+
+/// Whether `url` may receive the authorization code. **Authgate:** exact
+/// match against the collection's `redirectURLs`; without a list, the app
+/// URL itself or anything below it.
+pub fn redirect_allowed(oauth2: &OAuth2Config, app_url: &str, url: &str) -> bool {
+    if !oauth2.redirect_urls.is_empty() {
+        return oauth2.redirect_urls.iter().any(|u| u == url);
+    }
+    let base = app_url.trim_end_matches('/');
+    !base.is_empty() && (url == base || url.starts_with(&format!("{base}/")))
+}
+
+fn validate_input(
+    cfg: &AppConfig,
+    collection: &Collection,
+    input: &AuthWithOAuth2Input,
+    redirect_url: &str,
+) -> Result<Provider> {
+    let mut errors = FieldErrors::new();
+    let provider = collection
+        .oauth2
+        .providers
+        .iter()
+        .find(|p| p.name == input.provider)
+        .and_then(Provider::from_config);
+    if input.provider.is_empty() {
+        errors.insert("provider".into(), FieldError::required());
+    } else if provider.is_none() || input.provider.chars().count() > 100 {
+        errors.insert(
+            "provider".into(),
+            FieldError::new(
+                "validation_invalid_provider",
+                format!(
+                    "Provider with name {} is missing or is not enabled.",
+                    input.provider
+                ),
+            )
+            .with_params(json!({ "name": input.provider })),
+        );
+    }
+    if input.code.is_empty() {
+        errors.insert("code".into(), FieldError::required());
+    }
+    if redirect_url.is_empty() {
+        errors.insert("redirectURL".into(), FieldError::required());
+    } else if !redirect_allowed(&collection.oauth2, &cfg.meta.app_url, redirect_url) {
+        errors.insert(
+            "redirectURL".into(),
+            FieldError::new(
+                "validation_invalid_redirect_url",
+                "The redirect URL is not allowed for this collection.",
+            ),
+        );
+    }
+    match provider {
+        Some(p) if errors.is_empty() => Ok(p),
+        _ => Err(Error::validation(LOAD_FAILED, errors)),
+    }
+}
+
+/// Exchanges the code, finds or creates the linked record, and completes the
+/// login (or starts MFA) with PocketBase's `meta`.
+pub async fn auth_with_oauth2(
+    ctx: &Ctx,
+    cfg: &AppConfig,
+    collection: &Collection,
+    input: AuthWithOAuth2Input,
+    authorization: Option<&str>,
+    mfa_id: Option<&str>,
+    now: Timestamp,
+) -> Result<AuthOutcome> {
+    if !collection.oauth2.enabled {
+        return Err(Error::Forbidden(
+            "The collection is not configured to allow OAuth2 authentication.".into(),
+        ));
+    }
+    let redirect_url = if input.redirect_url.is_empty() {
+        input.redirect_url_legacy.as_str()
+    } else {
+        input.redirect_url.as_str()
+    };
+    // Everything is checked before the provider sees the code.
+    let provider = validate_input(cfg, collection, &input, redirect_url)?;
+    let client = ctx
+        .oauth2
+        .as_deref()
+        .ok_or_else(|| Error::internal("no OAuth2 client configured"))?;
+
+    let fetched = oauth2::fetch_user(
+        client,
+        &provider,
+        &input.code,
+        &input.code_verifier,
+        redirect_url,
+        now,
+    )
+    .await;
+    let (user, token) = match fetched {
+        Ok(ok) => ok,
+        Err(FetchError::Token(e)) => {
+            tracing::info!(provider = %provider.name, error = %e, "OAuth2 token exchange failed");
+            return Err(Error::bad_request("Failed to fetch OAuth2 token."));
+        }
+        Err(FetchError::User(e)) => {
+            tracing::info!(provider = %provider.name, error = %e, "OAuth2 user fetch failed");
+            return Err(Error::bad_request("Failed to fetch OAuth2 user."));
+        }
+    };
+
+    let logged_in = logged_in_record(ctx, cfg, collection, authorization, now).await?;
+    let (record, is_new) = find_or_create(
+        ctx,
+        collection,
+        &provider.name,
+        &user,
+        input.create_data,
+        logged_in,
+        now,
+    )
+    .await?;
+    let meta = meta(&user, &token, is_new, now);
+    let mfa_id = mfa_id.or(Some(input.mfa_id.as_str()).filter(|s| !s.is_empty()));
+    finish_auth(
+        ctx,
+        collection,
+        &record,
+        method::OAUTH2,
+        mfa_id,
+        Some(meta),
+        now,
+    )
+    .await
+}
+
+/// PocketBase's `meta`: the provider's user and tokens, plus `isNew`.
+fn meta(user: &AuthUser, token: &OAuth2Token, is_new: bool, now: Timestamp) -> Value {
+    let expiry = token
+        .expires_in
+        .map(|s| {
+            now.plus_secs(i64::try_from(s).unwrap_or(i64::MAX))
+                .to_pocketbase()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": user.id,
+        "name": user.name,
+        "username": user.username,
+        // PocketBase's meta carries only a verified email.
+        "email": user.verified_email(),
+        "avatarURL": user.avatar_url,
+        "avatarUrl": user.avatar_url,
+        "accessToken": token.access_token.expose(),
+        "refreshToken": token.refresh_token.expose(),
+        "expiry": expiry,
+        "isNew": is_new,
+        "rawUser": user.raw,
+    })
+}
+
+/// The record of a valid `Authorization` header, when it belongs to this
+/// collection. A missing or invalid token simply means "not logged in".
+async fn logged_in_record(
+    ctx: &Ctx,
+    cfg: &AppConfig,
+    collection: &Collection,
+    authorization: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Record>> {
+    if authorization.is_none_or(|h| h.trim().is_empty()) {
+        return Ok(None);
+    }
+    match super::authenticate(ctx, cfg, authorization, now).await {
+        Ok((c, record, _)) if c.id == collection.id => Ok(Some(record)),
+        Ok(_) | Err(Error::Unauthorized(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn find_or_create(
+    ctx: &Ctx,
+    collection: &Collection,
+    provider: &str,
+    user: &AuthUser,
+    create_data: Option<Map<String, Value>>,
+    logged_in: Option<Record>,
+    now: Timestamp,
+) -> Result<(Record, bool)> {
+    let mut link = ctx
+        .store
+        .find_external_auth(&collection.id, provider, &user.id)
+        .await?;
+    let mut record = None;
+    if let Some(l) = &link {
+        record = ctx.store.get_record(&collection.id, &l.record_id).await?;
+        if record.is_none() {
+            // The record is gone: the stale link must not block a fresh sign-up.
+            ctx.store.delete_external_auth(l).await?;
+            link = None;
+        }
+    }
+    let logged_in_id = logged_in.as_ref().map(|r| r.id.clone());
+    if record.is_none() {
+        record = logged_in;
+    }
+    if record.is_none() && user.email_verified && !user.email.is_empty() {
+        let key = validate::identity_key(collection, "email", &user.email);
+        record = ctx
+            .store
+            .find_record_by_unique(&collection.id, &key)
+            .await?;
+    }
+
+    let (record, is_new) = match record {
+        None => (
+            create_record(ctx, collection, user, create_data, now).await?,
+            true,
+        ),
+        Some(existing) => {
+            if !existing.verified {
+                // An unverified record may have been pre-created by someone
+                // else: its other provider links go (this one is re-added).
+                for l in ctx
+                    .store
+                    .list_external_auths(&collection.id, &existing.id)
+                    .await?
+                {
+                    ctx.store.delete_external_auth(&l).await?;
+                }
+                link = None;
+            }
+            let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
+            (
+                secure_existing(ctx, collection, existing, user, is_logged_in, now).await?,
+                false,
+            )
+        }
+    };
+
+    if link.is_none() {
+        let new_link = ExternalAuth {
+            collection_id: collection.id.clone(),
+            record_id: record.id.clone(),
+            provider: provider.to_owned(),
+            provider_id: user.id.clone(),
+            created: now,
+        };
+        match ctx.store.insert_external_auth(&new_link).await {
+            Ok(()) => {}
+            // A concurrent login linked the same identity first.
+            Err(StoreError::Conflict { .. }) => {
+                return Err(Error::bad_request("Failed to authenticate."));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((record, is_new))
+}
+
+/// Updates an existing record the provider just proved access to: an
+/// unverified one (unless it is the caller's own logged-in record) gets a
+/// random password and a new token key, revoking whatever its creator set
+/// up; it becomes verified when its email is the provider's verified one.
+async fn secure_existing(
+    ctx: &Ctx,
+    collection: &Collection,
+    mut current: Record,
+    user: &AuthUser,
+    is_logged_in: bool,
+    now: Timestamp,
+) -> Result<Record> {
+    let mut new_hash: Option<String> = None;
+    // A few attempts: another request may update the record in between.
+    for _ in 0..3 {
+        let reset_password = !is_logged_in && !current.verified;
+        let verify = !current.verified
+            && user.email_verified
+            && email::fold(&current.email) == email::fold(&user.email);
+        if !reset_password && !verify {
+            return Ok(current);
+        }
+        let mut next = current.clone();
+        if reset_password {
+            let hash = match &new_hash {
+                Some(h) => h.clone(),
+                None => {
+                    let password = random::string(ctx.rng.as_ref(), RANDOM_PASSWORD_LEN, ALNUM);
+                    let h = ctx.hash_password(&password).await?;
+                    new_hash = Some(h.clone());
+                    h
+                }
+            };
+            next.password_hash = hash;
+            next.token_key = random::secret(ctx.rng.as_ref());
+        }
+        if verify {
+            next.verified = true;
+        }
+        next.version = current.version + 1;
+        next.updated = now;
+        validate::touch_autodates(collection, &mut next.fields, now);
+        let keys = validate::unique_keys(collection, &current);
+        match ctx.store.update_record(&current, &next, &keys, &keys).await {
+            Ok(()) => return Ok(next),
+            Err(StoreError::Stale) => {
+                current = ctx
+                    .store
+                    .get_record(&collection.id, &current.id)
+                    .await?
+                    .ok_or_else(|| Error::bad_request("Failed to authenticate."))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::internal("record kept changing during OAuth2 login"))
+}
+
+/// Creates the record for a first OAuth2 login, validated like sign-up.
+/// `createData` may set the email, `emailVisibility`, a password (with
+/// `passwordConfirm`) and the collection's own fields; never `verified`,
+/// `tokenKey`, `id` or timestamps. The provider's profile fills the
+/// collection's `mappedFields` that `createData` leaves out.
+async fn create_record(
+    ctx: &Ctx,
+    collection: &Collection,
+    user: &AuthUser,
+    create_data: Option<Map<String, Value>>,
+    now: Timestamp,
+) -> Result<Record> {
+    let mut input = create_data.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+
+    let given = input.get("email").map(cast_string).unwrap_or_default();
+    let email = if given.trim().is_empty() {
+        user.email.clone()
+    } else {
+        given.trim().to_owned()
+    };
+    if email.is_empty() {
+        errors.insert("email".into(), FieldError::required());
+    } else if !email::is_valid(&email) {
+        errors.insert("email".into(), FieldError::is_email());
+    }
+    let email_visibility = input.get("emailVisibility").is_some_and(cast_bool);
+    if input.get("verified").is_some_and(cast_bool) {
+        errors.insert("verified".into(), FieldError::values_mismatch());
+    }
+
+    let password = match input.get("password") {
+        Some(p) => {
+            let password = cast_string(p);
+            let confirm = input
+                .get("passwordConfirm")
+                .map(cast_string)
+                .unwrap_or_default();
+            if let Some(e) = validate::password(&collection.password, &password) {
+                errors.insert("password".into(), e);
+            }
+            if confirm != password {
+                errors.insert("passwordConfirm".into(), FieldError::values_mismatch());
+            }
+            password
+        }
+        None => random::string(ctx.rng.as_ref(), RANDOM_PASSWORD_LEN, ALNUM),
+    };
+
+    let mapped = &collection.oauth2.mapped_fields;
+    for (field, value) in [
+        (&mapped.id, &user.id),
+        (&mapped.name, &user.name),
+        (&mapped.avatar_url, &user.avatar_url),
+    ] {
+        if !field.is_empty() && !value.is_empty() && !input.contains_key(field) {
+            input.insert(field.clone(), Value::String(value.clone()));
+        }
+    }
+    // The username is mapped only when it is valid and still free
+    // (PocketBase's rule), so a taken name never blocks the sign-up.
+    let username_field = mapped.username.as_str();
+    let mut mapped_username = false;
+    if !username_field.is_empty()
+        && !user.username.is_empty()
+        && !input.contains_key(username_field)
+    {
+        let key = validate::identity_key(collection, username_field, &user.username);
+        let unique = collection
+            .unique_fields
+            .iter()
+            .any(|u| u.name == username_field);
+        let taken = unique
+            && ctx
+                .store
+                .find_record_by_unique(&collection.id, &key)
+                .await?
+                .is_some();
+        if !taken {
+            input.insert(
+                username_field.to_owned(),
+                Value::String(user.username.clone()),
+            );
+            mapped_username = true;
+        }
+    }
+
+    let mut field_errors = FieldErrors::new();
+    let mut fields = validate::new_record_fields(collection, &input, now, &mut field_errors);
+    if mapped_username && field_errors.contains_key(username_field) {
+        input.remove(username_field);
+        field_errors.clear();
+        fields = validate::new_record_fields(collection, &input, now, &mut field_errors);
+    }
+    errors.extend(field_errors);
+    if !errors.is_empty() {
+        return Err(Error::validation(CREATE_FAILED, errors));
+    }
+
+    let verified = user.email_verified && email::fold(&email) == email::fold(&user.email);
+    let record = Record {
+        id: random::record_id(ctx.rng.as_ref()),
+        collection_id: collection.id.clone(),
+        email,
+        email_visibility,
+        verified,
+        password_hash: ctx.hash_password(&password).await?,
+        token_key: random::secret(ctx.rng.as_ref()),
+        created: now,
+        updated: now,
+        fields,
+        version: 1,
+    };
+    let keys = validate::unique_keys(collection, &record);
+    match ctx.store.insert_record(&record, &keys).await {
+        Ok(()) => Ok(record),
+        Err(StoreError::Conflict { field }) => Err(Error::field(
+            CREATE_FAILED,
+            &field,
+            FieldError::not_unique(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth2(urls: &[&str]) -> OAuth2Config {
+        OAuth2Config {
+            enabled: true,
+            redirect_urls: urls.iter().map(|s| (*s).to_owned()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn redirect_urls_must_match_the_allow_list_exactly() {
+        let list = oauth2(&["https://app.example.test/oauth2-redirect"]);
+        let app = "https://app.example.test";
+        let cases = [
+            ("https://app.example.test/oauth2-redirect", true),
+            ("https://app.example.test/oauth2-redirect/", false),
+            ("https://app.example.test/oauth2-redirect?x=1", false),
+            ("https://APP.example.test/oauth2-redirect", false),
+            ("https://app.example.test/other", false),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redirect_allowed(&list, app, url), want, "{url}");
+        }
+    }
+
+    #[test]
+    fn without_a_list_only_the_app_url_and_paths_below_it_are_allowed() {
+        let none = oauth2(&[]);
+        let app = "https://app.example.test";
+        let cases = [
+            ("https://app.example.test", true),
+            ("https://app.example.test/", true),
+            ("https://app.example.test/cb", true),
+            ("https://app.example.test.evil.example/cb", false),
+            ("https://app.example.testevil/cb", false),
+            ("http://app.example.test/cb", false),
+            ("", false),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redirect_allowed(&none, app, url), want, "{url:?}");
+        }
+    }
+
+    #[test]
+    fn the_input_debug_output_hides_the_code_and_verifier() {
+        let input = AuthWithOAuth2Input {
+            provider: "oidc".into(),
+            code: "the-code".into(),
+            code_verifier: "the-verifier".into(),
+            ..Default::default()
+        };
+        let dbg = format!("{input:?}");
+        assert!(
+            !dbg.contains("the-code") && !dbg.contains("the-verifier"),
+            "{dbg}"
+        );
+    }
+}

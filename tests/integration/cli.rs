@@ -1,0 +1,122 @@
+//! The `authgate` developer CLI: `serve` and `collections apply`.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use authgate_adapters::dynamodb::DynamoStore;
+use authgate_core::ports::ConfigStore;
+use authgate_tests::{bin_dir, repo_root, require_env, temp_dir, unique};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn authgate() -> std::path::PathBuf {
+    let bin = bin_dir().join("authgate");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins`",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test]
+async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
+    let data = temp_dir("serve");
+    let mut child = tokio::process::Command::new(authgate())
+        .args(["serve", "--http", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve prints its address")
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    let res = reqwest::get(format!("{url}/api/collections/users/auth-methods"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body["password"]["identityFields"],
+        serde_json::json!(["email"])
+    );
+    let _ = child.kill().await;
+}
+
+#[tokio::test]
+async fn collections_apply_is_idempotent_keeps_secrets_and_never_prints_them() {
+    let moto = require_env("AUTHGATE_TEST_MOTO");
+    let table = unique("authgate-apply-");
+    let run = || {
+        let table = table.clone();
+        let moto = moto.clone();
+        async move {
+            tokio::process::Command::new(authgate())
+                .args(["collections", "apply"])
+                .arg(repo_root().join("infra/collections.example.json"))
+                .env("AUTHGATE_TABLE", table)
+                .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let first = run().await;
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .endpoint_url(&moto)
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
+    let doc1 = store.load_config().await.unwrap().expect("stored");
+    let secret = doc1["collections"][0]["authToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(secret.len(), 50);
+
+    let second = run().await;
+    assert!(second.status.success());
+    let doc2 = store.load_config().await.unwrap().unwrap();
+    assert_eq!(doc1, doc2, "a second apply changes nothing");
+    for out in [&first, &second] {
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!printed.contains(&secret), "secrets are never printed");
+    }
+
+    let bad = temp_dir("badcfg").join("bad.json");
+    std::fs::write(&bad, r#"{"collections":[{"name":"a","type":"auth"},{"name":"b","type":"auth","otp":{"duration":5}}]}"#).unwrap();
+    let out = tokio::process::Command::new(authgate())
+        .args(["collections", "apply"])
+        .arg(&bad)
+        .env("AUTHGATE_TABLE", &table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("collections[1].otp.duration: must be ≥ 10")
+    );
+    assert_eq!(
+        store.load_config().await.unwrap().unwrap(),
+        doc1,
+        "an invalid file stores nothing"
+    );
+}
