@@ -104,7 +104,8 @@ emulators_start() {
   mkdir -p "$EMU_LOG_DIR"
   read -r moto_port ses_port oauth_port <<<"$(emu_free_ports 3)"
 
-  emu_spawn moto "$VENV_DIR/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+  # moto serialised behind one lock: its backends are not thread-safe (see moto_serial.py).
+  emu_spawn moto "$VENV_DIR/bin/python" "$REPO_ROOT/infra/emulators/moto_serial.py" 127.0.0.1 "$moto_port"
   local moto_pid="${EMU_PIDS[-1]}"
   # SMTP_TRANSPORT would make aws-ses-v2-local forward mail to a real SMTP server: never here.
   emu_spawn ses env -u SMTP_TRANSPORT node "$NODE_DIR/node_modules/aws-ses-v2-local/dist/cli.js" \

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use authgate_adapters::ses::SesMailer;
 use authgate_core::model::{ExternalAuth, Record, Timestamp, UniqueKey};
-use authgate_core::ports::{ExternalAuthStore, MailError, MailMessage, Mailer, RecordStore, Store};
+use authgate_core::ports::{MailError, MailMessage, Mailer, Store};
 use authgate_tests::{
     captured_logs, config_with, repo_root, require_env, run_node, unique, Options, TestApp,
 };

@@ -144,7 +144,8 @@ async fn serve(
     let cfg = apply_to(store.as_ref(), doc).await?;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
-    let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?;
+    let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?
+        .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let state = AppState::new(ctx, Arc::new(StaticConfig(Arc::new(cfg))))
         .with_cors_origins(authgate_http::env::cors_origins());
     let listener = tokio::net::TcpListener::bind(addr).await?;

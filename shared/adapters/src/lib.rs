@@ -5,10 +5,12 @@
 //! - [`ses`]: the production mailer (SES v2 `SendEmail`).
 //! - [`mailbox`]: the local mailer writing `.eml` files.
 //! - [`system`]: the real clock and CSPRNG.
+//! - [`oauth2`]: the OAuth2 HTTP client (code exchange, user info).
 
 pub mod aws;
 pub mod dynamodb;
 pub mod mailbox;
 pub mod memory;
+pub mod oauth2;
 pub mod ses;
 pub mod system;

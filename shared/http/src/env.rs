@@ -63,7 +63,8 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
             .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
     );
     let clock = Arc::new(SystemClock);
-    let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?;
+    let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?
+        .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let config = Arc::new(CachedStoreConfig::new(store, clock, ttl));
     Ok(AppState::new(ctx, config).with_cors_origins(cors_origins()))
 }

@@ -193,7 +193,11 @@ pub async fn finish_auth(
                     .get_mfa(&collection.id, id)
                     .await?
                     .ok_or_else(invalid)?;
-                if session.record_id != record.id || session.expires_at <= now {
+                // A shortened `mfa.duration` applies to live sessions too (PocketBase
+                // checks `created + duration`).
+                let expired = session.expires_at <= now
+                    || session.created.plus_secs(collection.mfa.duration) <= now;
+                if session.record_id != record.id || expired {
                     return Err(invalid());
                 }
                 if session.method == auth_method {

@@ -13,6 +13,7 @@ use crate::state::AppState;
 
 mod auth_methods;
 mod auth_refresh;
+mod auth_with_oauth2;
 mod auth_with_otp;
 mod auth_with_password;
 mod confirm_email_change;
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             &format!("{c}/auth-with-otp"),
             post(auth_with_otp::auth_with_otp),
+        )
+        .route(
+            &format!("{c}/auth-with-oauth2"),
+            post(auth_with_oauth2::auth_with_oauth2),
         )
         .route(
             &format!("{c}/auth-refresh"),
