@@ -9,6 +9,7 @@ mod lambda;
 mod mail_adapters;
 mod mail_flows;
 mod mfa;
+mod oauth2;
 mod otp;
 mod records_create;
 mod sdk;

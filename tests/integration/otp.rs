@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use authgate_core::model::Otp;
-use authgate_core::ports::Store;
+use authgate_core::ports::{MailError, MailMessage, Mailer, Store};
 use authgate_core::service::request_otp::code_hash;
 use authgate_tests::{captured_logs, config_with, repo_root, run_node, unique, Options, TestApp};
 use serde_json::{json, Value};
@@ -476,6 +476,38 @@ async fn an_otp_sent_to_another_address_logs_in_but_changes_nothing() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["record"]["verified"], false);
     app.login("otpusers", &e, "1234567890").await;
+}
+
+/// A mail service that is down.
+struct BrokenMailer;
+
+#[async_trait::async_trait]
+impl Mailer for BrokenMailer {
+    async fn send(&self, _message: &MailMessage) -> Result<(), MailError> {
+        Err(MailError("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_delivery_withdraws_the_otp_but_answers_like_any_other_request() {
+    let app = TestApp::spawn_with(Options {
+        config: config_with(vec![otp_collection("otpusers", json!({}))]),
+        mailer: Some(Arc::new(BrokenMailer)),
+        ..Default::default()
+    })
+    .await;
+    let e = email();
+    app.sign_up("otpusers", &e, "1234567890").await;
+    let (status, body) = app
+        .post("otpusers", "request-otp", json!({"email": e}))
+        .await;
+    assert_eq!(status, 200, "a 500 would reveal the account: {body}");
+    let otp_id = body["otpId"].as_str().unwrap();
+    let coll = app.config.collection("otpusers").unwrap();
+    assert!(
+        app.store.get_otp(&coll.id, otp_id).await.unwrap().is_none(),
+        "the undelivered OTP is withdrawn"
+    );
 }
 
 #[tokio::test]

@@ -128,12 +128,11 @@ impl TestApp {
             .mailer
             .unwrap_or_else(|| Arc::new(LocalMailbox::new(mail_dir.clone())) as Arc<dyn Mailer>);
         let clock = Arc::new(ManualClock::new());
-        let ctx =
-            Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))
-                .expect("context")
-                .with_oauth2(Arc::new(
-                    authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
-                ));
+        let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))
+            .expect("context")
+            .with_oauth2(Arc::new(
+                authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
+            ));
         let state = AppState::new(ctx, Arc::new(StaticConfig(config.clone())));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -18,8 +18,8 @@ use ::oauth2::basic::{
 use ::oauth2::reqwest;
 use ::oauth2::{
     AuthType, AuthorizationCode, ClientId, ClientSecret, ExtraTokenFields, PkceCodeVerifier,
-    RedirectUrl, RequestTokenError, StandardRevocableToken, StandardTokenResponse,
-    TokenResponse, TokenUrl,
+    RedirectUrl, RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use async_trait::async_trait;
 use authgate_core::config::Secret;
@@ -152,11 +152,9 @@ impl OAuth2Client for HttpOAuth2Client {
             return Err(HttpError::Status(status.as_u16()));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = res
-            .chunk()
-            .await
-            .map_err(|e| HttpError::Other(format!("reading the answer failed: {}", e.without_url())))?
-        {
+        while let Some(chunk) = res.chunk().await.map_err(|e| {
+            HttpError::Other(format!("reading the answer failed: {}", e.without_url()))
+        })? {
             if body.len() + chunk.len() > MAX_USER_INFO_BYTES {
                 return Err(HttpError::Other("answer too large".into()));
             }

@@ -107,7 +107,7 @@ pub async fn confirm_password_reset(
         }
         let mut new = mail_flows::next_version(collection, &record, now);
         new.password_hash = hash.clone();
-        // mutated
+        mail_flows::rotate_token_key(ctx, &mut new);
         if !record.verified && claims.email.as_deref() == Some(record.email.as_str()) {
             new.verified = true;
         }
