@@ -243,3 +243,35 @@ async fn each_foundation_function_runs_as_a_lambda_with_v2_and_v1_events() {
         assert_eq!(body(r)["password"]["enabled"], true, "{r}");
     }
 }
+
+#[tokio::test]
+async fn every_other_function_binary_answers_its_api_gateway_event() {
+    let table = fresh_table().await;
+    // (binary, event, expected status) against the built-in config, where
+    // `users` has password auth only: the point is that each binary boots as
+    // a Lambda, reads the config from DynamoDB and answers through the router.
+    let cases = [
+        ("request-verification", "request-verification.v2.json", 204),
+        ("confirm-verification", "confirm-verification.v2.json", 400),
+        (
+            "request-password-reset",
+            "request-password-reset.v2.json",
+            204,
+        ),
+        (
+            "confirm-password-reset",
+            "confirm-password-reset.v2.json",
+            400,
+        ),
+        ("request-email-change", "request-email-change.v2.json", 401),
+        ("confirm-email-change", "confirm-email-change.v2.json", 400),
+        ("request-otp", "request-otp.v2.json", 403),
+        ("auth-with-otp", "auth-with-otp.v2.json", 403),
+        ("auth-with-oauth2", "auth-with-oauth2.v2.json", 403),
+    ];
+    // One after the other: nine processes at once would only compete for 2 cores.
+    for (slug, file, want) in cases {
+        let res = invoke(slug, &table, vec![event(file)]).await;
+        assert_eq!(status(&res[0]), want, "{slug}: {}", res[0]);
+    }
+}

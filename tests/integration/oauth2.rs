@@ -108,14 +108,24 @@ async fn authorize(app: &TestApp, coll: &str, user: &[(&str, &str)]) -> (String,
     let back = url::Url::parse(location).expect("redirect URL");
     assert!(location.starts_with(REDIRECT), "{location}");
     let q: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
-    assert_eq!(q.get("state").map(String::as_str), p["state"].as_str(), "state round trip");
+    assert_eq!(
+        q.get("state").map(String::as_str),
+        p["state"].as_str(),
+        "state round trip"
+    );
     (
         q.get("code").cloned().expect("code"),
         p["codeVerifier"].as_str().expect("verifier").to_owned(),
     )
 }
 
-async fn exchange(app: &TestApp, coll: &str, code: &str, verifier: &str, extra: Value) -> (u16, Value) {
+async fn exchange(
+    app: &TestApp,
+    coll: &str,
+    code: &str,
+    verifier: &str,
+    extra: Value,
+) -> (u16, Value) {
     let mut body = json!({
         "provider": "oidc",
         "code": code,
@@ -149,7 +159,11 @@ async fn auth_methods_lists_each_provider_with_fresh_pkce_and_state() {
     let challenge = p["codeChallenge"].as_str().expect("challenge");
     assert_eq!(state.len(), 30, "{state}");
     assert_eq!(verifier.len(), 43, "{verifier}");
-    assert_eq!(challenge.len(), 43, "S256 base64url without padding: {challenge}");
+    assert_eq!(
+        challenge.len(),
+        43,
+        "S256 base64url without padding: {challenge}"
+    );
     let auth_url = p["authURL"].as_str().expect("authURL");
     let wanted = [
         format!("{}/authorize?", mock_url()),
@@ -168,7 +182,10 @@ async fn auth_methods_lists_each_provider_with_fresh_pkce_and_state() {
     assert_eq!(a["emailPassword"], true);
     let q = &b["oauth2"]["providers"][0];
     assert_ne!(p["state"], q["state"], "state is fresh per call");
-    assert_ne!(p["codeVerifier"], q["codeVerifier"], "verifier is fresh per call");
+    assert_ne!(
+        p["codeVerifier"], q["codeVerifier"],
+        "verifier is fresh per call"
+    );
     assert_ne!(p["codeChallenge"], q["codeChallenge"]);
 }
 
@@ -190,21 +207,41 @@ async fn a_first_login_creates_a_verified_record_and_the_next_one_finds_it() {
     assert_eq!(meta["email"], email.as_str());
     assert_eq!(meta["name"], "Ada L");
     assert_eq!(meta["username"], local);
-    assert!(meta["avatarURL"].as_str().is_some_and(|u| u.contains("/avatar/")), "{meta}");
-    assert!(meta["accessToken"].as_str().is_some_and(|t| !t.is_empty()), "{meta}");
-    assert!(meta["expiry"].as_str().is_some_and(|t| t.ends_with('Z')), "{meta}");
+    assert!(
+        meta["avatarURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("/avatar/")),
+        "{meta}"
+    );
+    assert!(
+        meta["accessToken"].as_str().is_some_and(|t| !t.is_empty()),
+        "{meta}"
+    );
+    assert!(
+        meta["expiry"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{meta}"
+    );
     assert_eq!(meta["rawUser"]["email"], email.as_str());
     let token = body["token"].as_str().expect("token");
-    let (status, refreshed) = app.post_auth("people", "auth-refresh", json!({}), Some(token)).await;
+    let (status, refreshed) = app
+        .post_auth("people", "auth-refresh", json!({}), Some(token))
+        .await;
     assert_eq!(status, 200, "the token works: {refreshed}");
 
     let (status, again) = login_as(&app, &email, &[("mock_name", "Renamed")], json!({})).await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["meta"]["isNew"], false);
     assert_eq!(again["record"]["id"], record["id"], "same record");
-    assert_eq!(again["record"]["name"], "Ada L", "profile data is not re-applied");
+    assert_eq!(
+        again["record"]["name"], "Ada L",
+        "profile data is not re-applied"
+    );
     let s = stats(&app, &email).await;
-    assert_eq!((s["tokenOk"].as_u64(), s["userinfoOk"].as_u64()), (Some(2), Some(2)), "{s}");
+    assert_eq!(
+        (s["tokenOk"].as_u64(), s["userinfoOk"].as_u64()),
+        (Some(2), Some(2)),
+        "{s}"
+    );
 }
 
 #[tokio::test]
@@ -219,7 +256,11 @@ async fn the_identity_is_the_provider_user_id_not_the_email() {
     let (status, second) = login_as(&app, &other, &[("mock_sub", &sub)], json!({})).await;
     assert_eq!(status, 200, "{second}");
     assert_eq!(second["record"]["id"], first["record"]["id"]);
-    assert_eq!(second["record"]["email"], email.as_str(), "record email unchanged");
+    assert_eq!(
+        second["record"]["email"],
+        email.as_str(),
+        "record email unchanged"
+    );
 }
 
 #[tokio::test]
@@ -237,7 +278,10 @@ async fn a_wrong_code_verifier_or_a_reused_code_is_a_token_error() {
     let (status, ok) = exchange(&app, "people", &code, &verifier, json!({})).await;
     assert_eq!(status, 200, "{ok}");
     let (status, body) = exchange(&app, "people", &code, &verifier, json!({})).await;
-    assert_eq!((status, body["message"].as_str()), (400, Some("Failed to fetch OAuth2 token.")));
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (400, Some("Failed to fetch OAuth2 token."))
+    );
 }
 
 #[tokio::test]
@@ -253,8 +297,14 @@ async fn a_redirect_url_off_the_allow_list_is_refused_before_the_provider_is_cal
         let body = json!({"redirectURL": bad});
         let (status, res) = exchange(&app, "people", &code, &verifier, body).await;
         assert_eq!(status, 400, "{bad}: {res}");
-        assert_eq!(res["message"], "An error occurred while loading the submitted data.");
-        assert_eq!(res["data"]["redirectURL"]["code"], "validation_invalid_redirect_url", "{bad}");
+        assert_eq!(
+            res["message"],
+            "An error occurred while loading the submitted data."
+        );
+        assert_eq!(
+            res["data"]["redirectURL"]["code"], "validation_invalid_redirect_url",
+            "{bad}"
+        );
     }
     let s = stats(&app, &email).await;
     assert_eq!(s["token"], 0, "no token request reached the provider: {s}");
@@ -273,7 +323,10 @@ async fn without_an_allow_list_only_urls_under_the_app_url_are_accepted() {
     let (code, verifier) = authorize(&app, "people", &[("login_hint", &email)]).await;
     let body = json!({"redirectURL": "https://app.example.test.evil.example/oauth2-redirect"});
     let (status, res) = exchange(&app, "people", &code, &verifier, body).await;
-    assert_eq!((status, &res["data"]["redirectURL"]["code"]), (400, &json!("validation_invalid_redirect_url")));
+    assert_eq!(
+        (status, &res["data"]["redirectURL"]["code"]),
+        (400, &json!("validation_invalid_redirect_url"))
+    );
     let (status, res) = exchange(&app, "people", &code, &verifier, json!({})).await;
     assert_eq!(status, 200, "a URL below appURL is fine: {res}");
 }
@@ -282,12 +335,29 @@ async fn without_an_allow_list_only_urls_under_the_app_url_are_accepted() {
 async fn bad_requests_name_the_field_and_a_disabled_collection_is_forbidden() {
     let mut disabled = collection("closed", json!({}));
     disabled["oauth2"]["enabled"] = json!(false);
-    let app = TestApp::with_config(config_with(vec![collection("people", json!({})), disabled])).await;
+    let app =
+        TestApp::with_config(config_with(vec![collection("people", json!({})), disabled])).await;
     let cases = [
-        (json!({"provider": "github", "code": "c", "redirectURL": REDIRECT}), "provider", "validation_invalid_provider"),
-        (json!({"provider": "", "code": "c", "redirectURL": REDIRECT}), "provider", "validation_required"),
-        (json!({"provider": "oidc", "code": "", "redirectURL": REDIRECT}), "code", "validation_required"),
-        (json!({"provider": "oidc", "code": "c"}), "redirectURL", "validation_required"),
+        (
+            json!({"provider": "github", "code": "c", "redirectURL": REDIRECT}),
+            "provider",
+            "validation_invalid_provider",
+        ),
+        (
+            json!({"provider": "", "code": "c", "redirectURL": REDIRECT}),
+            "provider",
+            "validation_required",
+        ),
+        (
+            json!({"provider": "oidc", "code": "", "redirectURL": REDIRECT}),
+            "code",
+            "validation_required",
+        ),
+        (
+            json!({"provider": "oidc", "code": "c"}),
+            "redirectURL",
+            "validation_required",
+        ),
     ];
     for (body, field, code) in cases {
         let (status, res) = app.post("people", "auth-with-oauth2", body.clone()).await;
@@ -295,12 +365,22 @@ async fn bad_requests_name_the_field_and_a_disabled_collection_is_forbidden() {
         assert_eq!(res["data"][field]["code"], code, "{body}: {res}");
     }
     let (status, res) = app
-        .post("closed", "auth-with-oauth2", json!({"provider": "oidc", "code": "c", "redirectURL": REDIRECT}))
+        .post(
+            "closed",
+            "auth-with-oauth2",
+            json!({"provider": "oidc", "code": "c", "redirectURL": REDIRECT}),
+        )
         .await;
     assert_eq!(status, 403, "{res}");
-    assert_eq!(res["message"], "The collection is not configured to allow OAuth2 authentication.");
+    assert_eq!(
+        res["message"],
+        "The collection is not configured to allow OAuth2 authentication."
+    );
     let (_, methods) = app.get("closed", "auth-methods").await;
-    assert_eq!(methods["oauth2"], json!({"enabled": false, "providers": []}));
+    assert_eq!(
+        methods["oauth2"],
+        json!({"enabled": false, "providers": []})
+    );
     let (status, res) = app.post("nope", "auth-with-oauth2", json!({})).await;
     assert_eq!(status, 404, "{res}");
 }
@@ -331,7 +411,11 @@ async fn without_a_user_info_url_the_id_token_claims_identify_the_user() {
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["meta"]["id"], format!("sub-{email}"));
     assert_eq!(res["record"]["verified"], true);
-    assert_eq!(stats(&app, &email).await["userinfo"], 0, "no user-info call");
+    assert_eq!(
+        stats(&app, &email).await["userinfo"],
+        0,
+        "no user-info call"
+    );
 }
 
 #[tokio::test]
@@ -339,10 +423,19 @@ async fn create_data_applies_only_on_creation_and_never_sets_system_fields() {
     let app = app_with(json!({})).await;
     let email = email("cdata");
     // `verified` cannot be chosen by the client, exactly like sign-up.
-    let (status, res) = login_as(&app, &email, &[], json!({"createData": {"verified": true, "name": "N"}})).await;
+    let (status, res) = login_as(
+        &app,
+        &email,
+        &[],
+        json!({"createData": {"verified": true, "name": "N"}}),
+    )
+    .await;
     assert_eq!(status, 400, "{res}");
     assert_eq!(res["message"], "Failed to create record.");
-    assert_eq!(res["data"]["verified"]["code"], "validation_values_mismatch");
+    assert_eq!(
+        res["data"]["verified"]["code"],
+        "validation_values_mismatch"
+    );
 
     let create = json!({"createData": {
         "tokenKey": "x", "id": "chosenid1234567", "name": "N", "verified": false,
@@ -356,17 +449,40 @@ async fn create_data_applies_only_on_creation_and_never_sets_system_fields() {
     assert_ne!(record["id"], "chosenid1234567");
     assert_ne!(record["created"], "2000-01-01 00:00:00.000Z");
     assert_eq!(record["emailVisibility"], true);
-    assert_eq!(record["verified"], false, "the provider did not vouch for the email");
-    assert_eq!(res["meta"]["email"], "", "meta carries only a verified email");
+    assert_eq!(
+        record["verified"], false,
+        "the provider did not vouch for the email"
+    );
+    assert_eq!(
+        res["meta"]["email"], "",
+        "meta carries only a verified email"
+    );
     let collection_id = &app.config.collection("people").expect("people").id;
     let id = record["id"].as_str().expect("id");
-    let stored = app.store.get_record(collection_id, id).await.expect("store").expect("record");
-    assert_ne!(stored.token_key, "x", "tokenKey is never taken from createData");
+    let stored = app
+        .store
+        .get_record(collection_id, id)
+        .await
+        .expect("store")
+        .expect("record");
+    assert_ne!(
+        stored.token_key, "x",
+        "tokenKey is never taken from createData"
+    );
 
-    let (status, again) = login_as(&app, &email, &unverified, json!({"createData": {"name": "Other"}})).await;
+    let (status, again) = login_as(
+        &app,
+        &email,
+        &unverified,
+        json!({"createData": {"name": "Other"}}),
+    )
+    .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["record"]["id"], record["id"]);
-    assert_eq!(again["record"]["name"], "N", "createData is ignored for existing records");
+    assert_eq!(
+        again["record"]["name"], "N",
+        "createData is ignored for existing records"
+    );
 }
 
 #[tokio::test]
@@ -377,9 +493,18 @@ async fn create_data_is_validated_like_sign_up() {
     let (status, res) = login_as(&app, &email, &[], body).await;
     assert_eq!(status, 400, "{res}");
     assert_eq!(res["message"], "Failed to create record.");
-    assert_eq!(res["data"]["handle"]["code"], "validation_invalid_format", "{res}");
-    assert_eq!(res["data"]["password"]["code"], "validation_min_text_constraint", "{res}");
-    assert_eq!(res["data"]["passwordConfirm"]["code"], "validation_values_mismatch", "{res}");
+    assert_eq!(
+        res["data"]["handle"]["code"], "validation_invalid_format",
+        "{res}"
+    );
+    assert_eq!(
+        res["data"]["password"]["code"], "validation_min_text_constraint",
+        "{res}"
+    );
+    assert_eq!(
+        res["data"]["passwordConfirm"]["code"], "validation_values_mismatch",
+        "{res}"
+    );
 }
 
 #[tokio::test]
@@ -406,7 +531,10 @@ async fn a_verified_provider_email_takes_over_a_pre_created_unverified_account()
     let attacker_token = app.login("people", &victim, "attacker-pass-1").await;
     // ...and links their own provider account that claims it, unverified.
     let attacker_sub = unique("attacker-sub-");
-    let pre = [("mock_sub", attacker_sub.as_str()), ("mock_email_verified", "false")];
+    let pre = [
+        ("mock_sub", attacker_sub.as_str()),
+        ("mock_email_verified", "false"),
+    ];
     let (status, res) = login_as(&app, &victim, &pre, json!({})).await;
     assert_eq!(status, 400, "an unverified email never links: {res}");
 
@@ -414,14 +542,23 @@ async fn a_verified_provider_email_takes_over_a_pre_created_unverified_account()
     let (status, res) = login_as(&app, &victim, &[], json!({})).await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["meta"]["isNew"], false);
-    assert_eq!(res["record"]["id"], signed_up["id"], "linked to the existing record");
+    assert_eq!(
+        res["record"]["id"], signed_up["id"],
+        "linked to the existing record"
+    );
     assert_eq!(res["record"]["verified"], true);
 
     let (status, _) = app
-        .post("people", "auth-with-password", json!({"identity": victim, "password": "attacker-pass-1"}))
+        .post(
+            "people",
+            "auth-with-password",
+            json!({"identity": victim, "password": "attacker-pass-1"}),
+        )
         .await;
     assert_eq!(status, 400, "the attacker's password no longer works");
-    let (status, _) = app.post_auth("people", "auth-refresh", json!({}), Some(&attacker_token)).await;
+    let (status, _) = app
+        .post_auth("people", "auth-refresh", json!({}), Some(&attacker_token))
+        .await;
     assert_eq!(status, 401, "the attacker's session is revoked");
 }
 
@@ -432,12 +569,18 @@ async fn linking_an_unverified_record_drops_its_other_provider_links() {
     let attacker_sub = unique("attacker-sub-");
     // The attacker creates the account through a provider that does not
     // verify emails: an unverified record linked to the attacker's identity.
-    let pre = [("mock_sub", attacker_sub.as_str()), ("mock_email_verified", "false")];
+    let pre = [
+        ("mock_sub", attacker_sub.as_str()),
+        ("mock_email_verified", "false"),
+    ];
     let (status, created) = login_as(&app, &victim, &pre, json!({})).await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["record"]["verified"], false);
     let (status, again) = login_as(&app, &victim, &pre, json!({})).await;
-    assert_eq!((status, &again["record"]["id"]), (200, &created["record"]["id"]));
+    assert_eq!(
+        (status, &again["record"]["id"]),
+        (200, &created["record"]["id"])
+    );
 
     // The real owner arrives with a verified email: takes the record over.
     let (status, owner) = login_as(&app, &victim, &[], json!({})).await;
@@ -449,7 +592,10 @@ async fn linking_an_unverified_record_drops_its_other_provider_links() {
     // record, and the email is taken.
     let (status, res) = login_as(&app, &victim, &pre, json!({})).await;
     assert_eq!(status, 400, "{res}");
-    assert_eq!(res["data"]["email"]["code"], "validation_not_unique", "{res}");
+    assert_eq!(
+        res["data"]["email"]["code"], "validation_not_unique",
+        "{res}"
+    );
 }
 
 #[tokio::test]
@@ -457,7 +603,8 @@ async fn an_unverified_provider_email_never_links_to_an_existing_account() {
     let app = app_with(json!({})).await;
     let owner = email("owner");
     let signed_up = app.sign_up("people", &owner, "owner-pass-1").await;
-    let (status, res) = login_as(&app, &owner, &[("mock_email_verified", "false")], json!({})).await;
+    let (status, res) =
+        login_as(&app, &owner, &[("mock_email_verified", "false")], json!({})).await;
     assert_eq!(status, 400, "{res}");
     assert_eq!(res["message"], "Failed to create record.");
     assert_eq!(res["data"]["email"]["code"], "validation_not_unique");
@@ -466,7 +613,11 @@ async fn an_unverified_provider_email_never_links_to_an_existing_account() {
     assert!(!token.is_empty());
     // Verified, it links (and the record id is the signed-up one).
     let (status, res) = login_as(&app, &owner, &[], json!({})).await;
-    assert_eq!((status, &res["record"]["id"]), (200, &signed_up["id"]), "{res}");
+    assert_eq!(
+        (status, &res["record"]["id"]),
+        (200, &signed_up["id"]),
+        "{res}"
+    );
 }
 
 #[tokio::test]
@@ -477,7 +628,13 @@ async fn a_provider_without_an_email_needs_one_in_create_data() {
     assert_eq!(status, 400, "{res}");
     assert_eq!(res["data"]["email"]["code"], "validation_required");
     let chosen = email("chosen");
-    let (status, res) = login_as(&app, &hint, &[("mock_no_email", "1")], json!({"createData": {"email": chosen}})).await;
+    let (status, res) = login_as(
+        &app,
+        &hint,
+        &[("mock_no_email", "1")],
+        json!({"createData": {"email": chosen}}),
+    )
+    .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["record"]["email"], chosen.as_str());
     assert_eq!(res["record"]["verified"], false);
@@ -492,7 +649,9 @@ async fn a_logged_in_user_links_another_provider_identity_to_their_account() {
     let provider_email = email("elsewhere");
     let (code, verifier) = authorize(&app, "people", &[("login_hint", &provider_email)]).await;
     let body = json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT});
-    let (status, res) = app.post_auth("people", "auth-with-oauth2", body, Some(&token)).await;
+    let (status, res) = app
+        .post_auth("people", "auth-with-oauth2", body, Some(&token))
+        .await;
     assert_eq!(status, 200, "{res}");
     assert_eq!(res["record"]["id"], signed_up["id"]);
     assert_eq!(res["meta"]["isNew"], false);
@@ -500,27 +659,44 @@ async fn a_logged_in_user_links_another_provider_identity_to_their_account() {
     app.login("people", &me, "my-pass-123").await;
     // Later, the provider identity alone finds the account.
     let (status, res) = login_as(&app, &provider_email, &[], json!({})).await;
-    assert_eq!((status, &res["record"]["id"]), (200, &signed_up["id"]), "{res}");
+    assert_eq!(
+        (status, &res["record"]["id"]),
+        (200, &signed_up["id"]),
+        "{res}"
+    );
 }
 
 #[tokio::test]
 async fn oauth2_works_as_an_mfa_factor_with_a_password() {
     let app = app_with(json!({"mfa": {"enabled": true, "duration": 600}})).await;
     let email = email("mfa");
-    let create = json!({"createData": {"password": "mfa-pass-123", "passwordConfirm": "mfa-pass-123"}});
+    let create =
+        json!({"createData": {"password": "mfa-pass-123", "passwordConfirm": "mfa-pass-123"}});
     // OAuth2 first: the record is created and linked, then MFA is required.
     let (status, first) = login_as(&app, &email, &[], create).await;
     assert_eq!(status, 401, "{first}");
     let mfa_id = first["mfaId"].as_str().expect("mfaId").to_owned();
-    assert_eq!(first.as_object().map(|o| o.len()), Some(1), "only mfaId: {first}");
+    assert_eq!(
+        first.as_object().map(|o| o.len()),
+        Some(1),
+        "only mfaId: {first}"
+    );
     let (status, done) = app
-        .post("people", "auth-with-password", json!({"identity": email, "password": "mfa-pass-123", "mfaId": mfa_id}))
+        .post(
+            "people",
+            "auth-with-password",
+            json!({"identity": email, "password": "mfa-pass-123", "mfaId": mfa_id}),
+        )
         .await;
     assert_eq!(status, 200, "{done}");
 
     // Password first, OAuth2 second (mfaId in the query, as the SDK sends it).
     let (status, first) = app
-        .post("people", "auth-with-password", json!({"identity": email, "password": "mfa-pass-123"}))
+        .post(
+            "people",
+            "auth-with-password",
+            json!({"identity": email, "password": "mfa-pass-123"}),
+        )
         .await;
     assert_eq!(status, 401, "{first}");
     let mfa_id = first["mfaId"].as_str().expect("mfaId").to_owned();
@@ -543,7 +719,10 @@ async fn oauth2_works_as_an_mfa_factor_with_a_password() {
     let mfa_id = first["mfaId"].as_str().expect("mfaId");
     let (status, res) = login_as(&app, &email, &[], json!({"mfaId": mfa_id})).await;
     assert_eq!(status, 400, "{res}");
-    assert_eq!(res["message"], "A different authentication method is required.");
+    assert_eq!(
+        res["message"],
+        "A different authentication method is required."
+    );
 }
 
 #[tokio::test]
@@ -558,6 +737,10 @@ async fn codes_verifiers_and_provider_tokens_never_reach_the_logs() {
     let (status, _) = exchange(&app, "people", &code2, &"y".repeat(43), json!({})).await;
     assert_eq!(status, 400);
     let logs = captured_logs();
+    assert!(
+        logs.contains("OAuth2 token exchange failed"),
+        "the failure itself is logged"
+    );
     let access = res["meta"]["accessToken"].as_str().expect("access token");
     for (what, secret) in [
         ("code", code.as_str()),
@@ -589,11 +772,26 @@ async fn the_pocketbase_sdk_completes_an_oauth2_login_with_the_code_flow() {
 fn provider_config_errors_name_their_path() {
     let m = "http://127.0.0.1:1";
     let cases = [
-        (json!({"name": "myspace", "clientId": "a", "clientSecret": "b"}), "collections[1].oauth2.providers[0].name"),
-        (json!({"name": "oidc", "clientId": "a", "clientSecret": "b"}), "collections[1].oauth2.providers[0].authURL"),
-        (json!({"name": "oidc", "clientId": "a", "clientSecret": "b", "authURL": format!("{m}/a")}), "collections[1].oauth2.providers[0].tokenURL"),
-        (json!({"name": "google", "clientSecret": "b"}), "collections[1].oauth2.providers[0].clientId"),
-        (json!({"name": "google", "clientId": "a", "clientSecret": "b", "userInfoURL": "not a url"}), "collections[1].oauth2.providers[0].userInfoURL"),
+        (
+            json!({"name": "myspace", "clientId": "a", "clientSecret": "b"}),
+            "collections[1].oauth2.providers[0].name",
+        ),
+        (
+            json!({"name": "oidc", "clientId": "a", "clientSecret": "b"}),
+            "collections[1].oauth2.providers[0].authURL",
+        ),
+        (
+            json!({"name": "oidc", "clientId": "a", "clientSecret": "b", "authURL": format!("{m}/a")}),
+            "collections[1].oauth2.providers[0].tokenURL",
+        ),
+        (
+            json!({"name": "google", "clientSecret": "b"}),
+            "collections[1].oauth2.providers[0].clientId",
+        ),
+        (
+            json!({"name": "google", "clientId": "a", "clientSecret": "b", "userInfoURL": "not a url"}),
+            "collections[1].oauth2.providers[0].userInfoURL",
+        ),
     ];
     for (provider, want) in cases {
         let mut doc = config_with(vec![json!({
@@ -601,7 +799,12 @@ fn provider_config_errors_name_their_path() {
             "oauth2": {"enabled": true, "providers": [provider]}
         })]);
         fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
-        let got = AppConfig::from_json(&doc).map(|_| ()).map_err(|e| e.to_string());
-        assert!(got.as_ref().is_err_and(|e| e.starts_with(want)), "want {want}, got {got:?}");
+        let got = AppConfig::from_json(&doc)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(
+            got.as_ref().is_err_and(|e| e.starts_with(want)),
+            "want {want}, got {got:?}"
+        );
     }
 }
