@@ -376,6 +376,15 @@ async fn bad_requests_name_the_field_and_a_disabled_collection_is_forbidden() {
         res["message"],
         "The collection is not configured to allow OAuth2 authentication."
     );
+    let malformed = app
+        .http
+        .post(app.url("closed", "auth-with-oauth2"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(malformed.status(), 403, "403 comes before reading the body");
     let (_, methods) = app.get("closed", "auth-methods").await;
     assert_eq!(
         methods["oauth2"],

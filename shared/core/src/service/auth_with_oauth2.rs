@@ -123,6 +123,18 @@ fn validate_input(
     }
 }
 
+/// 403 unless the collection allows OAuth2 (checked before the body is
+/// read, as PocketBase does).
+pub fn ensure_enabled(collection: &Collection) -> Result<()> {
+    if collection.oauth2.enabled {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "The collection is not configured to allow OAuth2 authentication.".into(),
+        ))
+    }
+}
+
 /// Exchanges the code, finds or creates the linked record, and completes the
 /// login (or starts MFA) with PocketBase's `meta`.
 pub async fn auth_with_oauth2(
@@ -134,11 +146,7 @@ pub async fn auth_with_oauth2(
     mfa_id: Option<&str>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    if !collection.oauth2.enabled {
-        return Err(Error::Forbidden(
-            "The collection is not configured to allow OAuth2 authentication.".into(),
-        ));
-    }
+    ensure_enabled(collection)?;
     let redirect_url = if input.redirect_url.is_empty() {
         input.redirect_url_legacy.as_str()
     } else {

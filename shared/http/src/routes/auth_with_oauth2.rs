@@ -16,6 +16,7 @@ pub async fn auth_with_oauth2(
 ) -> Result<Response, ApiError> {
     let cfg = app.config().await?;
     let collection = service::auth_collection(&cfg, &collection)?;
+    svc::ensure_enabled(collection)?;
     let input: svc::AuthWithOAuth2Input = body.parse()?;
     let now = app.ctx.clock.now();
     let outcome = svc::auth_with_oauth2(
