@@ -6,7 +6,7 @@
 
 use authgate_core::config::{fill_secrets, AppConfig};
 use authgate_tests::{
-    captured_logs, config_with, repo_root, require_env, run_node, unique, TestApp,
+    captured_logs, config_with, repo_root, require_env, run_node, unique, Options, TestApp,
 };
 use serde_json::{json, Value};
 
@@ -605,6 +605,37 @@ async fn linking_an_unverified_record_drops_its_other_provider_links() {
         res["data"]["email"]["code"], "validation_not_unique",
         "{res}"
     );
+}
+
+#[tokio::test]
+async fn the_takeover_of_a_pre_created_account_also_holds_on_dynamodb() {
+    let store = crate::store_contract::dynamo_store().await;
+    let app = TestApp::spawn_with(Options {
+        config: config_with(vec![collection("people", json!({}))]),
+        store: Some(store),
+        mailer: None,
+    })
+    .await;
+    let victim = email("ddb-victim");
+    let attacker_sub = unique("ddb-attacker-");
+    let pre = [
+        ("mock_sub", attacker_sub.as_str()),
+        ("mock_email_verified", "false"),
+    ];
+    let (status, created) = login_as(&app, &victim, &pre, json!({})).await;
+    assert_eq!(status, 200, "{created}");
+    let (status, owner) = login_as(&app, &victim, &[], json!({})).await;
+    assert_eq!(status, 200, "{owner}");
+    assert_eq!(owner["record"]["id"], created["record"]["id"]);
+    assert_eq!(owner["record"]["verified"], true);
+    let (status, again) = login_as(&app, &victim, &[], json!({})).await;
+    assert_eq!(
+        (status, &again["meta"]["isNew"]),
+        (200, &json!(false)),
+        "{again}"
+    );
+    let (status, res) = login_as(&app, &victim, &pre, json!({})).await;
+    assert_eq!(status, 400, "the attacker's link is gone: {res}");
 }
 
 #[tokio::test]
