@@ -106,6 +106,39 @@ pub async fn resend_allowed(
     Ok(ctx.store.hit(&key, 1, RESEND_WINDOW_SECS, now).await?)
 }
 
+/// Issues a `kind` token for `record`, renders `template` with it and mails
+/// it to `to`, logging (never returning) a delivery failure.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_token_mail(
+    ctx: &Ctx,
+    cfg: &AppConfig,
+    collection: &Collection,
+    record: &Record,
+    token_kind: TokenKind,
+    extra: token::Extra,
+    template: &crate::config::Template,
+    to: &str,
+    mail_kind: &'static str,
+    now: Timestamp,
+) -> Result<()> {
+    let token = token::issue(collection, record, token_kind, now, extra)?;
+    let placeholders = crate::mail::Placeholders {
+        token: Some(&token),
+        ..Default::default()
+    };
+    let message = crate::mail::render(
+        &cfg.meta,
+        collection,
+        template,
+        record,
+        to,
+        &placeholders,
+        mail_kind,
+    );
+    send_logged(ctx, record, &message).await;
+    Ok(())
+}
+
 /// Sends a mail; a failure is logged and swallowed. The request endpoints
 /// answer the same whether or not the mail went out, so a mail outage can't
 /// be used to tell known addresses from unknown ones. The log carries the

@@ -4,9 +4,8 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{Error, FieldError, Result};
-use crate::mail::{self, Placeholders};
 use crate::model::Timestamp;
-use crate::token::{self, Extra, TokenKind};
+use crate::token::{Extra, TokenKind};
 
 use super::mail_flows::{self, kind};
 use super::{authenticate, Ctx};
@@ -68,28 +67,21 @@ pub async fn request_email_change(
         }
     }
 
-    let token = token::issue(
+    mail_flows::send_token_mail(
+        ctx,
+        cfg,
         collection,
         &record,
         TokenKind::EmailChange,
-        now,
         Extra {
             email: Some(record.email.clone()),
             new_email: Some(new_email.to_owned()),
         },
-    )?;
-    let message = mail::render(
-        &cfg.meta,
-        collection,
         &collection.confirm_email_change_template,
-        &record,
         new_email,
-        &Placeholders {
-            token: Some(&token),
-            ..Default::default()
-        },
         kind::EMAIL_CHANGE,
-    );
-    mail_flows::send_logged(ctx, &record, &message).await;
+        now,
+    )
+    .await?;
     Ok(())
 }

@@ -4,9 +4,8 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{Error, Result};
-use crate::mail::{self, Placeholders};
 use crate::model::Timestamp;
-use crate::token::{self, Extra, TokenKind};
+use crate::token::{Extra, TokenKind};
 
 use super::mail_flows::{self, kind};
 use super::Ctx;
@@ -46,28 +45,21 @@ pub async fn request_password_reset(
     if !mail_flows::resend_allowed(ctx, kind::PASSWORD_RESET, collection, &record, now).await? {
         return Ok(());
     }
-    let token = token::issue(
+    mail_flows::send_token_mail(
+        ctx,
+        cfg,
         collection,
         &record,
         TokenKind::PasswordReset,
-        now,
         Extra {
             email: Some(record.email.clone()),
             new_email: None,
         },
-    )?;
-    let message = mail::render(
-        &cfg.meta,
-        collection,
         &collection.reset_password_template,
-        &record,
         &record.email,
-        &Placeholders {
-            token: Some(&token),
-            ..Default::default()
-        },
         kind::PASSWORD_RESET,
-    );
-    mail_flows::send_logged(ctx, &record, &message).await;
+        now,
+    )
+    .await?;
     Ok(())
 }
