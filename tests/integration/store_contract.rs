@@ -89,6 +89,7 @@ contract!(
     updating_a_unique_value_releases_the_old_one_and_claims_the_new_one,
     updating_to_a_taken_unique_value_conflicts_and_changes_nothing,
     updating_from_a_stale_version_fails_and_changes_nothing,
+    deleting_a_record_releases_its_unique_values_unless_it_changed,
     a_counter_allows_limit_hits_per_window_and_starts_a_new_window_after_it,
     concurrent_counter_hits_allow_exactly_the_limit,
     an_otp_is_consumed_once_and_only_with_the_right_code_before_expiry,
@@ -404,6 +405,30 @@ async fn updating_to_a_taken_unique_value_conflicts_and_changes_nothing(store: A
             .unwrap(),
         Some(a)
     );
+}
+
+async fn deleting_a_record_releases_its_unique_values_unless_it_changed(store: Arc<dyn Store>) {
+    let r = record("deleteaaaaaaaaa", "d@example.com");
+    let keys = [email_key("d@example.com")];
+    store.insert_record(&r, &keys).await.unwrap();
+    let mut stale = r.clone();
+    stale.version = 7;
+    let err = store.delete_record(&stale, &keys).await.unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    assert_eq!(
+        store.get_record(COLL, &r.id).await.unwrap(),
+        Some(r.clone())
+    );
+
+    store.delete_record(&r, &keys).await.unwrap();
+    assert_eq!(store.get_record(COLL, &r.id).await.unwrap(), None);
+    assert_eq!(
+        store.find_record_by_unique(COLL, &keys[0]).await.unwrap(),
+        None
+    );
+    // The email is free again.
+    let again = record("deletebbbbbbbbb", "D@example.com");
+    store.insert_record(&again, &keys).await.unwrap();
 }
 
 async fn updating_from_a_stale_version_fails_and_changes_nothing(store: Arc<dyn Store>) {

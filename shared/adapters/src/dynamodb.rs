@@ -552,6 +552,31 @@ impl RecordStore for DynamoStore {
             }
         }
     }
+
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        let coll = &record.collection_id;
+        let version_matches = Condition::new("#v = :old")
+            .name("#v", "version")
+            .value(":old", n(record.version));
+        let mut items =
+            vec![self.delete(self.record_key(coll, &record.id), Some(version_matches))?];
+        for key in dedup(unique) {
+            items.push(self.delete(
+                self.unique_key(coll, key),
+                Some(free_or_owned_by(&record.id)),
+            )?);
+        }
+        match self
+            .transact("TransactWriteItems(delete record)", items)
+            .await?
+        {
+            None => Ok(()),
+            Some(codes) if failed_at(&codes) == Some(0) => Err(StoreError::Stale),
+            Some(codes) => Err(StoreError::Backend(format!(
+                "delete record transaction cancelled: {codes:?}"
+            ))),
+        }
+    }
 }
 
 /// Outcome of the counter's increment attempt.

@@ -130,6 +130,23 @@ impl RecordStore for MemoryStore {
         s.records.insert(rkey, new.clone());
         Ok(())
     }
+
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        let rkey = (record.collection_id.clone(), record.id.clone());
+        match s.records.get(&rkey) {
+            Some(current) if current.version == record.version => {}
+            _ => return Err(StoreError::Stale),
+        }
+        for key in unique {
+            let k = ukey(&record.collection_id, key);
+            if s.unique.get(&k) == Some(&record.id) {
+                s.unique.remove(&k);
+            }
+        }
+        s.records.remove(&rkey);
+        Ok(())
+    }
 }
 
 #[async_trait]

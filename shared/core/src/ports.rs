@@ -59,6 +59,11 @@ pub trait RecordStore: Send + Sync {
         old_unique: &[UniqueKey],
         new_unique: &[UniqueKey],
     ) -> StoreResult<()>;
+
+    /// Deletes a record and releases its unique keys in one atomic step, if
+    /// the stored version still equals `record.version` ([`StoreError::Stale`]
+    /// otherwise). Used to undo a record created by a flow that then failed.
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()>;
 }
 
 /// Fixed-window counters shared by every container: rate limits, resend

@@ -319,8 +319,15 @@ async fn find_or_create(
         };
         match ctx.store.insert_external_auth(&new_link).await {
             Ok(()) => {}
-            // A concurrent login linked the same identity first.
+            // A concurrent login linked the same identity first. A record
+            // this request created for it would be an orphan: undo it.
             Err(StoreError::Conflict { .. }) => {
+                if is_new {
+                    let keys = crate::validate::unique_keys(collection, &record);
+                    if let Err(e) = ctx.store.delete_record(&record, &keys).await {
+                        tracing::error!(error = %e, record = %record.id, "could not undo an unlinked OAuth2 record");
+                    }
+                }
                 return Err(Error::bad_request("Failed to authenticate."));
             }
             Err(e) => return Err(e.into()),
