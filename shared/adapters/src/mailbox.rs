@@ -9,10 +9,11 @@
 //! `*.eml` never sees half a message.
 //!
 //! The body is `multipart/alternative` with a `text/plain` and a `text/html`
-//! part, both UTF-8 and **always** `Content-Transfer-Encoding:
-//! quoted-printable`. To get a link or code out of it, decode
-//! quoted-printable: remove soft line breaks (`=` at the end of a line, i.e.
-//! `=\r\n`) and replace each `=XX` with the byte `0xXX`. In JavaScript:
+//! part, both UTF-8. Parts whose lines all fit in 900 octets (every default
+//! template) are sent `8bit`, so links and codes can be copied straight from
+//! the file; parts with longer lines are `quoted-printable`. To decode those:
+//! remove soft line breaks (`=` at the end of a line, i.e. `=\r\n`) and
+//! replace each `=XX` with the byte `0xXX`. In JavaScript:
 //!
 //! ```js
 //! const text = eml.replace(/=\r?\n/g, "")
@@ -55,10 +56,19 @@ fn mail_error(what: &str, err: impl std::fmt::Display) -> MailError {
 }
 
 fn part(content_type: ContentType, text: &str) -> SinglePart {
-    // Quoted-printable keeps the text readable after decoding soft line
-    // breaks, and unlike 7bit/8bit it cannot fail on long lines.
-    let body = Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::QuotedPrintable)
-        .unwrap_or_else(|_| Body::new(text.to_owned()));
+    // 8bit keeps links copy-pasteable straight from the file (a person
+    // reading `.data/mail/*.eml` sees the whole token on one line). lettre
+    // only picks 8bit for lines under 76 octets, so the body is handed over
+    // pre-encoded: valid as long as every line fits RFC 5322's 998 octets
+    // (checked, with margin) and there is no NUL. Anything else goes out
+    // quoted-printable, which cannot fail on long lines.
+    let body = if text.lines().all(|l| l.len() <= 900) && !text.contains('\0') {
+        let crlf = text.lines().collect::<Vec<_>>().join("\r\n");
+        Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit)
+    } else {
+        Body::new_with_encoding(text.to_owned(), ContentTransferEncoding::QuotedPrintable)
+            .unwrap_or_else(|_| Body::new(text.to_owned()))
+    };
     SinglePart::builder().header(content_type).body(body)
 }
 
