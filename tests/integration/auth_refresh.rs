@@ -75,6 +75,6 @@ async fn a_token_of_another_collection_is_403() {
     assert_eq!(status, 403);
     assert_eq!(
         body["message"],
-        "The request requires auth record from users collection."
+        "The request requires auth record from admins collection."
     );
 }

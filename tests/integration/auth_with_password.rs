@@ -144,6 +144,16 @@ async fn disabled_password_auth_is_403_and_base_collections_are_404() {
         body["message"],
         "The collection is not configured to allow password authentication."
     );
+    // The method check comes before the body is read.
+    let res = app
+        .http
+        .post(app.url("nopw", "auth-with-password"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
     let (status, body) = app.post("posts", "auth-with-password", json!({})).await;
     assert_eq!(status, 404);
     assert_eq!(

@@ -223,6 +223,16 @@ impl DynamoStore {
 
     /// Strongly consistent `GetItem`.
     async fn get_item(&self, op: &str, key: Item) -> StoreResult<Option<Item>> {
+        // DynamoDB rejects partition keys over 2048 bytes with a validation
+        // error; such a key cannot name a stored item, so it reads as absent
+        // instead of surfacing as a backend failure.
+        if key
+            .get("pk")
+            .and_then(|v| v.as_s().ok())
+            .is_some_and(|pk| pk.len() > MAX_PARTITION_KEY_BYTES)
+        {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -578,6 +588,9 @@ impl RecordStore for DynamoStore {
         }
     }
 }
+
+/// DynamoDB's limit on partition key values.
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
 
 /// Outcome of the counter's increment attempt.
 enum Increment {

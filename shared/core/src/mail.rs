@@ -109,49 +109,94 @@ pub struct Placeholders<'a> {
     pub otp_id: Option<&'a str>,
 }
 
-fn fill(template: &str, meta: &Meta, record: &Record, p: &Placeholders<'_>, html: bool) -> String {
+fn fill(
+    template: &str,
+    meta: &Meta,
+    collection: &Collection,
+    record: &Record,
+    p: &Placeholders<'_>,
+    html: bool,
+) -> String {
     let esc = |s: &str| if html { escape_html(s) } else { s.to_owned() };
-    let mut out = template
-        .replace("{APP_NAME}", &esc(&meta.app_name))
-        .replace("{APP_URL}", &esc(&meta.app_url))
-        .replace("{TOKEN}", &esc(p.token.unwrap_or_default()))
-        .replace("{OTP}", &esc(p.otp.unwrap_or_default()))
-        .replace("{OTP_ID}", &esc(p.otp_id.unwrap_or_default()));
-    // {RECORD:field} placeholders; hidden values never leave the server.
-    while let Some(start) = out.find("{RECORD:") {
-        let Some(len) = out[start..].find('}') else {
+    // One forward pass over the template: substituted values are appended,
+    // never searched again, so a value containing `{RECORD:name}` (a user
+    // can put anything in their own fields) is inert.
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            out.push_str(tail);
+            rest = "";
             break;
         };
-        let field = out[start + 8..start + len].to_owned();
-        let value = match field.as_str() {
-            "id" => record.id.clone(),
-            "email" => record.email.clone(),
-            "verified" => record.verified.to_string(),
-            "emailVisibility" => record.email_visibility.to_string(),
-            "password" | "tokenKey" => String::new(),
-            other => record
-                .fields
-                .get(other)
-                .map(cast_string)
-                .unwrap_or_default(),
+        let name = &tail[1..close];
+        let value = match name {
+            "APP_NAME" => Some(meta.app_name.clone()),
+            "APP_URL" => Some(meta.app_url.clone()),
+            "TOKEN" => Some(p.token.unwrap_or_default().to_owned()),
+            "OTP" => Some(p.otp.unwrap_or_default().to_owned()),
+            "OTP_ID" => Some(p.otp_id.unwrap_or_default().to_owned()),
+            _ => name
+                .strip_prefix("RECORD:")
+                .map(|field| record_value(collection, record, field)),
         };
-        out.replace_range(start..start + len + 1, &esc(&value));
+        match value {
+            Some(v) => {
+                out.push_str(&esc(&v));
+                rest = &tail[close + 1..];
+            }
+            None => {
+                // Not a placeholder: keep the brace and go on after it.
+                out.push('{');
+                rest = &tail[1..];
+            }
+        }
     }
+    out.push_str(rest);
     out
+}
+
+/// A record field for `{RECORD:field}`; hidden fields (and the password
+/// hash and token key) never leave the server, as in PocketBase.
+fn record_value(collection: &Collection, record: &Record, field: &str) -> String {
+    match field {
+        "id" => record.id.clone(),
+        "email" => record.email.clone(),
+        "verified" => record.verified.to_string(),
+        "emailVisibility" => record.email_visibility.to_string(),
+        "collectionId" => collection.id.clone(),
+        "collectionName" => collection.name.clone(),
+        other => collection
+            .fields
+            .iter()
+            .find(|f| f.name == other && !f.hidden)
+            .and_then(|f| record.fields.get(&f.name))
+            .map(cast_string)
+            .unwrap_or_default(),
+    }
 }
 
 /// Renders `template` for `record` into a message to `to`.
 pub fn render(
     meta: &Meta,
-    _collection: &Collection,
+    collection: &Collection,
     template: &Template,
     record: &Record,
     to: &str,
     placeholders: &Placeholders<'_>,
     kind: &'static str,
 ) -> MailMessage {
-    let subject = fill(&template.subject, meta, record, placeholders, false);
-    let html = fill(&template.body, meta, record, placeholders, true);
+    let subject = fill(
+        &template.subject,
+        meta,
+        collection,
+        record,
+        placeholders,
+        false,
+    );
+    let html = fill(&template.body, meta, collection, record, placeholders, true);
     let text = html_to_text(&html);
     MailMessage {
         from_name: meta.sender_name.clone(),
@@ -196,6 +241,25 @@ mod tests {
         }
     }
 
+    fn collection() -> Collection {
+        let doc = serde_json::json!({"collections": [{
+            "name": "users", "type": "auth",
+            "fields": [{"name": "name", "type": "text"}, {"name": "secretNote", "type": "text", "hidden": true}]
+        }]});
+        let mut doc = doc;
+        struct Zero;
+        impl crate::ports::Random for Zero {
+            fn fill(&self, buf: &mut [u8]) {
+                buf.fill(1);
+            }
+        }
+        crate::config::fill_secrets(&mut doc, None, &Zero);
+        crate::config::AppConfig::from_json(&doc)
+            .expect("valid")
+            .collections
+            .remove(0)
+    }
+
     #[test]
     fn placeholders_are_filled_and_escaped_only_in_html() {
         let t = Template {
@@ -206,10 +270,10 @@ mod tests {
             token: Some("a.b.c"),
             ..Default::default()
         };
-        let meta = meta();
-        let subject = fill(&t.subject, &meta, &record(), &p, false);
+        let (meta, coll) = (meta(), collection());
+        let subject = fill(&t.subject, &meta, &coll, &record(), &p, false);
         assert_eq!(subject, "Hi <b>Bob</b> from Acme <Inc>");
-        let html = fill(&t.body, &meta, &record(), &p, true);
+        let html = fill(&t.body, &meta, &coll, &record(), &p, true);
         assert!(html.contains("Hi &lt;b&gt;Bob&lt;/b&gt; </p>"), "{html}");
         assert!(!html.contains("secret-key"));
         let text = html_to_text(&html);
@@ -218,5 +282,26 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Hi <b>Bob</b>"), "{text}");
+    }
+
+    #[test]
+    fn values_that_look_like_placeholders_are_not_expanded_again() {
+        let mut r = record();
+        r.fields
+            .insert("name".into(), "{RECORD:name}{RECORD:name}{TOKEN}".into());
+        r.fields.insert("secretNote".into(), "hidden-value".into());
+        let p = Placeholders {
+            token: Some("tok"),
+            ..Default::default()
+        };
+        let out = fill(
+            "[{RECORD:name}] {RECORD:secretNote} {unknown} {",
+            &meta(),
+            &collection(),
+            &r,
+            &p,
+            false,
+        );
+        assert_eq!(out, "[{RECORD:name}{RECORD:name}{TOKEN}]  {unknown} {");
     }
 }

@@ -30,6 +30,15 @@ impl Timestamp {
     }
 }
 
+/// Whether `id` has the shape of an id Authgate issues (records, OTPs, MFA
+/// sessions: 15 `[a-z0-9]`; a little leeway for imported data). Ids from
+/// unverified input (token claims, `mfaId`, `otpId`) are checked before they
+/// reach a store key, so forged giant ids are a clean 4xx, never a backend
+/// error.
+pub fn is_plausible_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// A record of an auth collection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

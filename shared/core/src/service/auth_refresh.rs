@@ -16,9 +16,10 @@ pub async fn auth_refresh(
 ) -> Result<AuthOutcome> {
     let (token_collection, record, claims) = authenticate(ctx, cfg, authorization, now).await?;
     if token_collection.id != collection.id {
+        // PocketBase names the token's own collection here.
         return Err(Error::Forbidden(format!(
             "The request requires auth record from {} collection.",
-            collection.name
+            token_collection.name
         )));
     }
     // A non-refreshable token (e.g. an impersonation token) comes back as is.

@@ -34,6 +34,17 @@ fn length(value: &str, errors: &mut FieldErrors, field: &str) {
     }
 }
 
+/// 403 unless the collection allows password logins. Checked before the
+/// body is read, as PocketBase does.
+pub fn ensure_enabled(collection: &Collection) -> Result<()> {
+    if !collection.password_auth.enabled {
+        return Err(Error::Forbidden(
+            "The collection is not configured to allow password authentication.".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn auth_with_password(
     ctx: &Ctx,
     collection: &Collection,
@@ -41,11 +52,7 @@ pub async fn auth_with_password(
     mfa_id: Option<&str>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    if !collection.password_auth.enabled {
-        return Err(Error::Forbidden(
-            "The collection is not configured to allow password authentication.".into(),
-        ));
-    }
+    ensure_enabled(collection)?;
     let mut errors = FieldErrors::new();
     length(&input.identity, &mut errors, "identity");
     length(&input.password, &mut errors, "password");

@@ -180,7 +180,7 @@ pub async fn check_token(
     let Some(claims) = token::peek(raw) else {
         return invalid();
     };
-    if claims.kind != kind.as_str() {
+    if claims.kind != kind.as_str() || !crate::model::is_plausible_id(&claims.id) {
         return invalid();
     }
     let Some(owner) = cfg

@@ -188,6 +188,9 @@ pub async fn finish_auth(
             }
             Some(id) => {
                 let invalid = || Error::bad_request("Invalid or expired MFA session.");
+                if !crate::model::is_plausible_id(id) {
+                    return Err(invalid());
+                }
                 let session = ctx
                     .store
                     .get_mfa(&collection.id, id)
@@ -242,7 +245,7 @@ pub async fn authenticate<'a>(
         return Err(Error::invalid_auth_token());
     }
     let claims = token::peek(raw).ok_or_else(Error::invalid_auth_token)?;
-    if claims.kind != TokenKind::Auth.as_str() {
+    if claims.kind != TokenKind::Auth.as_str() || !crate::model::is_plausible_id(&claims.id) {
         return Err(Error::invalid_auth_token());
     }
     let collection = cfg

@@ -29,12 +29,7 @@ pub async fn request_password_reset(
     input: RequestPasswordResetInput,
     now: Timestamp,
 ) -> Result<()> {
-    // PocketBase answers 400 here (not the 403 of auth-with-password).
-    if !collection.password_auth.enabled {
-        return Err(Error::bad_request(
-            "The collection is not configured to allow password authentication.",
-        ));
-    }
+    ensure_enabled(collection)?;
     let email = input.email.trim();
     if let Some(e) = mail_flows::check_email(email) {
         return Err(mail_flows::invalid("email", e));
@@ -61,5 +56,16 @@ pub async fn request_password_reset(
         now,
     )
     .await?;
+    Ok(())
+}
+
+/// 400 unless the collection allows password logins (PocketBase answers 400
+/// here, not the 403 of auth-with-password). Checked before the body is read.
+pub fn ensure_enabled(collection: &Collection) -> Result<()> {
+    if !collection.password_auth.enabled {
+        return Err(Error::bad_request(
+            "The collection is not configured to allow password authentication.",
+        ));
+    }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub async fn auth_with_password(
 ) -> Result<Response, ApiError> {
     let cfg = app.config().await?;
     let collection = service::auth_collection(&cfg, &collection)?;
+    svc::ensure_enabled(collection)?;
     let input: svc::AuthWithPasswordInput = body.parse()?;
     let now = app.ctx.clock.now();
     let outcome =

@@ -13,6 +13,7 @@ pub async fn request_password_reset(
 ) -> Result<StatusCode, ApiError> {
     let cfg = app.config().await?;
     let collection = service::auth_collection(&cfg, &collection)?;
+    svc::ensure_enabled(collection)?;
     let input: svc::RequestPasswordResetInput = body.parse()?;
     let now = app.ctx.clock.now();
     svc::request_password_reset(&app.ctx, &cfg, collection, input, now).await?;
