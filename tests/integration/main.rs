@@ -5,6 +5,7 @@ mod auth_methods;
 mod auth_refresh;
 mod auth_with_password;
 mod cli;
+mod config_cache;
 mod lambda;
 mod mail_adapters;
 mod mail_flows;

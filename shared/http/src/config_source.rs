@@ -33,7 +33,13 @@ pub struct CachedStoreConfig {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
-    cache: RwLock<Option<(Arc<AppConfig>, Timestamp)>>,
+    cache: RwLock<Option<Cached>>,
+}
+
+struct Cached {
+    doc: serde_json::Value,
+    config: Arc<AppConfig>,
+    expires: Timestamp,
 }
 
 impl CachedStoreConfig {
@@ -46,15 +52,12 @@ impl CachedStoreConfig {
         }
     }
 
-    async fn load(&self) -> Result<Arc<AppConfig>, Error> {
-        let doc = self.store.load_config().await?.ok_or_else(|| {
+    async fn load_doc(&self) -> Result<serde_json::Value, Error> {
+        self.store.load_config().await?.ok_or_else(|| {
             Error::internal(
                 "no collections config in the table: run `authgate collections apply FILE`",
             )
-        })?;
-        let cfg = AppConfig::from_json(&doc)
-            .map_err(|e| Error::internal(format!("stored collections config is invalid: {e}")))?;
-        Ok(Arc::new(cfg))
+        })
     }
 }
 
@@ -62,30 +65,59 @@ impl CachedStoreConfig {
 impl ConfigSource for CachedStoreConfig {
     async fn current(&self) -> Result<Arc<AppConfig>, Error> {
         let now = self.clock.now();
-        if let Some((cfg, expires)) = self.cache.read().await.as_ref() {
-            if *expires > now {
-                return Ok(cfg.clone());
+        if let Some(c) = self.cache.read().await.as_ref() {
+            if c.expires > now {
+                return Ok(c.config.clone());
             }
         }
         let mut guard = self.cache.write().await;
         // Another request may have refreshed while we waited for the lock.
-        if let Some((cfg, expires)) = guard.as_ref() {
-            if *expires > now {
-                return Ok(cfg.clone());
+        if let Some(c) = guard.as_ref() {
+            if c.expires > now {
+                return Ok(c.config.clone());
             }
         }
-        match self.load().await {
-            Ok(cfg) => {
-                *guard = Some((cfg.clone(), now.plus_secs(self.ttl_secs)));
-                Ok(cfg)
-            }
-            Err(e) => match guard.as_ref() {
-                Some((stale, _)) => {
-                    tracing::warn!(error = %e, "config refresh failed; serving the cached config");
-                    Ok(stale.clone())
+        let expires = now.plus_secs(self.ttl_secs);
+        let doc = match self.load_doc().await {
+            Ok(doc) => doc,
+            Err(e) => {
+                return match guard.as_mut() {
+                    Some(stale) => {
+                        tracing::warn!(error = %e, "config refresh failed; serving the cached config");
+                        stale.expires = expires;
+                        Ok(stale.config.clone())
+                    }
+                    None => Err(e),
                 }
-                None => Err(e),
-            },
+            }
+        };
+        // Unchanged document: keep the parsed config (and don't re-log its
+        // warnings every refresh).
+        if let Some(c) = guard.as_mut().filter(|c| c.doc == doc) {
+            c.expires = expires;
+            return Ok(c.config.clone());
+        }
+        match AppConfig::from_json(&doc) {
+            Ok(cfg) => {
+                let config = Arc::new(cfg);
+                *guard = Some(Cached {
+                    doc,
+                    config: config.clone(),
+                    expires,
+                });
+                Ok(config)
+            }
+            Err(e) => {
+                let e = Error::internal(format!("stored collections config is invalid: {e}"));
+                match guard.as_mut() {
+                    Some(stale) => {
+                        tracing::error!(error = %e, "serving the last valid config");
+                        stale.expires = expires;
+                        Ok(stale.config.clone())
+                    }
+                    None => Err(e),
+                }
+            }
         }
     }
 }
