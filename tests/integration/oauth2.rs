@@ -4,10 +4,21 @@
 //! `login_hint` and friends on the authorize URL, with a unique email, so
 //! the mock's per-email counters tell what reached the provider.
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use authgate_adapters::memory::MemoryStore;
 use authgate_core::config::{fill_secrets, AppConfig};
+use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::ports::{
+    ConfigStore, CounterStore, ExternalAuthStore, MfaStore, OtpStore, RecordStore, Store,
+    StoreError, StoreResult,
+};
 use authgate_tests::{
     captured_logs, config_with, repo_root, require_env, run_node, unique, Options, TestApp,
 };
+use base64::Engine;
 use serde_json::{json, Value};
 
 const REDIRECT: &str = "https://app.example.test/oauth2-redirect";
@@ -847,4 +858,350 @@ fn provider_config_errors_name_their_path() {
             "want {want}, got {got:?}"
         );
     }
+}
+
+/// The links of `record_id` in `people`.
+async fn links_of(app: &TestApp, record_id: &str) -> Vec<ExternalAuth> {
+    let collection_id = &app.config.collection("people").expect("people").id;
+    app.store
+        .list_external_auths(collection_id, record_id)
+        .await
+        .expect("store")
+}
+
+#[tokio::test]
+async fn logins_to_an_unverified_record_keep_exactly_its_one_link() {
+    let app = app_with(json!({})).await;
+    let email = email("onelink");
+    let sub = unique("onelink-sub-");
+    let opts = [("mock_sub", sub.as_str()), ("mock_email_verified", "false")];
+    let (status, first) = login_as(&app, &email, &opts, json!({})).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["record"]["verified"], false);
+    let id = first["record"]["id"].as_str().expect("id").to_owned();
+    let original = links_of(&app, &id).await;
+    assert_eq!(original.len(), 1, "{original:?}");
+    for _ in 0..2 {
+        let (status, again) = login_as(&app, &email, &opts, json!({})).await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["record"]["id"], id.as_str());
+        assert_eq!(again["meta"]["isNew"], false);
+        let links = links_of(&app, &id).await;
+        assert_eq!(links.len(), 1, "{links:?}");
+        assert_eq!(
+            (
+                links[0].provider.as_str(),
+                &links[0].provider_id,
+                links[0].created
+            ),
+            ("oidc", &sub, original[0].created),
+            "the link in use is kept, not deleted and re-added"
+        );
+    }
+}
+
+/// What [`FaultyStore::update_record`] does.
+const UPDATE_OK: u8 = 0;
+const UPDATE_BACKEND_ERROR: u8 = 1;
+const UPDATE_STALE: u8 = 2;
+
+/// The memory store with switchable failures, to test what a failed step
+/// leaves behind.
+struct FaultyStore {
+    inner: MemoryStore,
+    update: AtomicU8,
+    link_insert_fails: AtomicBool,
+}
+
+impl FaultyStore {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryStore::new(),
+            update: AtomicU8::new(UPDATE_OK),
+            link_insert_fails: AtomicBool::new(false),
+        })
+    }
+}
+
+fn injected() -> StoreError {
+    StoreError::Backend("injected failure".into())
+}
+
+#[async_trait]
+impl RecordStore for FaultyStore {
+    async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.inner.insert_record(record, unique).await
+    }
+    async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>> {
+        self.inner.get_record(collection_id, id).await
+    }
+    async fn find_record_by_unique(
+        &self,
+        collection_id: &str,
+        key: &UniqueKey,
+    ) -> StoreResult<Option<Record>> {
+        self.inner.find_record_by_unique(collection_id, key).await
+    }
+    async fn update_record(
+        &self,
+        old: &Record,
+        new: &Record,
+        old_unique: &[UniqueKey],
+        new_unique: &[UniqueKey],
+    ) -> StoreResult<()> {
+        match self.update.load(Ordering::SeqCst) {
+            UPDATE_BACKEND_ERROR => Err(injected()),
+            UPDATE_STALE => Err(StoreError::Stale),
+            _ => {
+                self.inner
+                    .update_record(old, new, old_unique, new_unique)
+                    .await
+            }
+        }
+    }
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.inner.delete_record(record, unique).await
+    }
+}
+
+#[async_trait]
+impl CounterStore for FaultyStore {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner.hit(key, limit, window_secs, now).await
+    }
+}
+
+#[async_trait]
+impl OtpStore for FaultyStore {
+    async fn insert_otp(&self, otp: &Otp) -> StoreResult<()> {
+        self.inner.insert_otp(otp).await
+    }
+    async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>> {
+        self.inner.get_otp(collection_id, id).await
+    }
+    async fn consume_otp(
+        &self,
+        collection_id: &str,
+        id: &str,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner
+            .consume_otp(collection_id, id, code_hash, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl MfaStore for FaultyStore {
+    async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()> {
+        self.inner.insert_mfa(session).await
+    }
+    async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>> {
+        self.inner.get_mfa(collection_id, id).await
+    }
+    async fn consume_mfa(
+        &self,
+        collection_id: &str,
+        id: &str,
+        record_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner
+            .consume_mfa(collection_id, id, record_id, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl ExternalAuthStore for FaultyStore {
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<ExternalAuth>> {
+        self.inner
+            .find_external_auth(collection_id, provider, provider_id)
+            .await
+    }
+    async fn insert_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        if self.link_insert_fails.load(Ordering::SeqCst) {
+            return Err(injected());
+        }
+        self.inner.insert_external_auth(link).await
+    }
+    async fn list_external_auths(
+        &self,
+        collection_id: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<ExternalAuth>> {
+        self.inner
+            .list_external_auths(collection_id, record_id)
+            .await
+    }
+    async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        self.inner.delete_external_auth(link).await
+    }
+}
+
+#[async_trait]
+impl ConfigStore for FaultyStore {
+    async fn load_config(&self) -> StoreResult<Option<Value>> {
+        self.inner.load_config().await
+    }
+    async fn save_config(&self, config: &Value) -> StoreResult<()> {
+        self.inner.save_config(config).await
+    }
+}
+
+async fn faulty_app() -> (TestApp, Arc<FaultyStore>) {
+    let store = FaultyStore::new();
+    let app = TestApp::spawn_with(Options {
+        config: config_with(vec![collection("people", json!({}))]),
+        store: Some(store.clone() as Arc<dyn Store>),
+        mailer: None,
+    })
+    .await;
+    (app, store)
+}
+
+#[tokio::test]
+async fn a_failed_update_of_an_unverified_record_never_takes_its_link_away() {
+    let (app, store) = faulty_app().await;
+    let email = email("keeplink");
+    let sub = unique("keeplink-sub-");
+    let opts = [("mock_sub", sub.as_str()), ("mock_email_verified", "false")];
+    let (status, first) = login_as(&app, &email, &opts, json!({})).await;
+    assert_eq!(status, 200, "{first}");
+    let id = first["record"]["id"].as_str().expect("id").to_owned();
+
+    // The password reset of the next login fails: a backend error, then a
+    // record that keeps changing (three stale writes in a row).
+    for (mode, want) in [(UPDATE_BACKEND_ERROR, 500), (UPDATE_STALE, 400)] {
+        store.update.store(mode, Ordering::SeqCst);
+        let (status, res) = login_as(&app, &email, &opts, json!({})).await;
+        assert_eq!(status, want, "mode {mode}: {res}");
+        if want == 400 {
+            assert_eq!(res["message"], "Failed to authenticate.");
+        }
+        let links = links_of(&app, &id).await;
+        assert_eq!(links.len(), 1, "mode {mode}: the identity stays linked");
+        assert_eq!(links[0].provider_id, sub);
+    }
+
+    store.update.store(UPDATE_OK, Ordering::SeqCst);
+    let (status, again) = login_as(&app, &email, &opts, json!({})).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["record"]["id"], id.as_str(), "still the same account");
+}
+
+#[tokio::test]
+async fn a_failed_takeover_leaves_the_owner_a_way_to_retry() {
+    let (app, store) = faulty_app().await;
+    let victim = email("retry-victim");
+    let signed_up = app.sign_up("people", &victim, "attacker-pass-1").await;
+    // Linking succeeds, securing the record fails: the owner's identity is
+    // linked, the record unchanged; the retry goes through the link.
+    store.update.store(UPDATE_BACKEND_ERROR, Ordering::SeqCst);
+    let (status, res) = login_as(&app, &victim, &[], json!({})).await;
+    assert_eq!(status, 500, "{res}");
+    let id = signed_up["id"].as_str().expect("id");
+    assert_eq!(links_of(&app, id).await.len(), 1);
+    store.update.store(UPDATE_OK, Ordering::SeqCst);
+    let (status, res) = login_as(&app, &victim, &[], json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["record"]["id"], signed_up["id"]);
+    assert_eq!(res["record"]["verified"], true);
+    let (status, _) = app
+        .post(
+            "people",
+            "auth-with-password",
+            json!({"identity": victim, "password": "attacker-pass-1"}),
+        )
+        .await;
+    assert_eq!(status, 400, "the pre-set password is reset on the retry");
+    assert_eq!(links_of(&app, id).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_new_record_whose_link_cannot_be_stored_is_undone() {
+    let (app, store) = faulty_app().await;
+    let email = email("undo");
+    store.link_insert_fails.store(true, Ordering::SeqCst);
+    let (status, res) = login_as(&app, &email, &[], json!({})).await;
+    assert_eq!(status, 500, "{res}");
+    let collection = app.config.collection("people").expect("people");
+    let key = authgate_core::validate::identity_key(collection, "email", &email);
+    let left = app
+        .store
+        .find_record_by_unique(&collection.id, &key)
+        .await
+        .expect("store");
+    assert!(left.is_none(), "no orphan record: {left:?}");
+
+    // The retry signs up cleanly instead of finding the email taken.
+    store.link_insert_fails.store(false, Ordering::SeqCst);
+    let (status, res) = login_as(&app, &email, &[], json!({})).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(res["meta"]["isNew"], true);
+}
+
+#[tokio::test]
+async fn an_invalid_authorization_header_is_ignored_as_pocketbase_does() {
+    let store = crate::store_contract::dynamo_store().await;
+    let app = TestApp::spawn_with(Options {
+        config: config_with(vec![collection("people", json!({}))]),
+        store: Some(store),
+        mailer: None,
+    })
+    .await;
+    let collection_id = app.config.collection("people").expect("people").id.clone();
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    let forged = |id: &str| {
+        let claims = json!({"collectionId": collection_id, "exp": 9_999_999_999i64,
+            "id": id, "type": "auth", "refreshable": true});
+        format!(
+            "{}.{}.c2ln",
+            b64(&json!({"alg": "HS256", "typ": "JWT"})),
+            b64(&claims)
+        )
+    };
+    let headers = [
+        "garbage".to_owned(),
+        "Bearer not.a.jwt".to_owned(),
+        forged("abcdefghijklmno"),
+        forged(&"a".repeat(1500)),
+        forged(&"a".repeat(5000)),
+    ];
+    for header in headers {
+        let email = email("forged");
+        let (code, verifier) = authorize(&app, "people", &[("login_hint", &email)]).await;
+        let body = json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT});
+        let (status, res) = app
+            .post_auth("people", "auth-with-oauth2", body, Some(&header))
+            .await;
+        let shown = &header[..header.len().min(60)];
+        assert_eq!(status, 200, "{shown}: {res}");
+        assert_eq!(res["meta"]["isNew"], true, "{shown}: not logged in");
+        assert_eq!(res["record"]["email"], email.as_str());
+    }
+}
+
+#[tokio::test]
+async fn an_overlong_provider_user_id_is_a_user_error() {
+    let app = app_with(json!({})).await;
+    let email = email("longsub");
+    let sub = "s".repeat(256);
+    let (status, res) = login_as(&app, &email, &[("mock_sub", &sub)], json!({})).await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(res["message"], "Failed to fetch OAuth2 user.");
 }

@@ -167,6 +167,9 @@ pub const APPLE_ISSUER: &str = "https://appleid.apple.com";
 /// Clock skew tolerated on `id_token` time claims (PocketBase's default).
 const ID_TOKEN_LEEWAY_SECS: i64 = 300;
 
+/// Longest provider user id accepted, in bytes.
+pub const MAX_USER_ID_BYTES: usize = 255;
+
 /// The built-in provider called `name`.
 pub fn builtin(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)
@@ -529,6 +532,12 @@ pub fn map_user(kind: Kind, raw: &Value) -> Result<AuthUser, UserError> {
     if user.id.is_empty() {
         return Err(invalid("the provider sent no user id"));
     }
+    // The id keys the identity link in the store: bounded, so no provider
+    // answer can make a store key too long (OpenID Connect Core §2 caps
+    // `sub` at 255 ASCII characters; every built-in provider's ids fit).
+    if user.id.len() > MAX_USER_ID_BYTES {
+        return Err(invalid("the provider's user id is too long"));
+    }
     if user.email.is_empty() {
         user.email_verified = false;
     }
@@ -584,17 +593,21 @@ pub fn check_id_token(
     if !aud_ok {
         return Err(invalid("id_token audience mismatch"));
     }
-    match claims.get("exp").and_then(Value::as_f64) {
-        Some(exp) if (exp as i64) + ID_TOKEN_LEEWAY_SECS <= now => {
+    // The times are the provider's numbers: any size, so saturating.
+    match claims.get("exp").map(claim_secs) {
+        Some(None) => return Err(invalid("id_token exp is not a number")),
+        Some(Some(exp)) if exp.saturating_add(ID_TOKEN_LEEWAY_SECS) <= now => {
             return Err(invalid("id_token expired"));
         }
         None if require_exp => return Err(invalid("id_token without exp")),
         _ => {}
     }
-    if let Some(iat) = claims.get("iat").and_then(Value::as_f64) {
-        if (iat as i64) - ID_TOKEN_LEEWAY_SECS > now {
+    match claims.get("iat").map(claim_secs) {
+        Some(None) => return Err(invalid("id_token iat is not a number")),
+        Some(Some(iat)) if iat.saturating_sub(ID_TOKEN_LEEWAY_SECS) > now => {
             return Err(invalid("id_token issued in the future"));
         }
+        _ => {}
     }
     if !issuers.is_empty() {
         let iss = claims
@@ -606,6 +619,17 @@ pub fn check_id_token(
         }
     }
     Ok(())
+}
+
+/// A JWT NumericDate claim in whole seconds; `None` when it is not a number.
+fn claim_secs(v: &Value) -> Option<i64> {
+    v.as_f64().and_then(secs_from_f64)
+}
+
+/// Seconds as `i64`, clamped: infinities and values out of range become
+/// `i64::MIN`/`i64::MAX` (what `as` does), NaN is refused.
+fn secs_from_f64(f: f64) -> Option<i64> {
+    (!f.is_nan()).then_some(f as i64)
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
@@ -1097,6 +1121,70 @@ mod tests {
         }
         assert!(jwt_claims("not-a-jwt").is_none());
         assert!(jwt_claims("a.b").is_none());
+    }
+
+    #[test]
+    fn huge_or_odd_id_token_times_are_judged_without_overflow() {
+        let now = Timestamp(1_800_000_000_000);
+        let check = |claims: Value| {
+            let claims = jwt_claims(&jwt(claims)).expect("decodes");
+            check_id_token(&claims, "cid", &[], true, now).map_err(|e| e.to_string())
+        };
+        // Far future expiry, far past issue: valid.
+        assert_eq!(
+            check(json!({"aud": "cid", "exp": 1e300, "iat": -1e300})),
+            Ok(())
+        );
+        assert_eq!(
+            check(json!({"aud": "cid", "exp": i64::MAX, "iat": i64::MIN})),
+            Ok(())
+        );
+        assert_eq!(check(json!({"aud": "cid", "exp": u64::MAX})), Ok(()));
+        // Far past expiry, far future issue: rejected.
+        let cases = [
+            (json!({"aud": "cid", "exp": -1e300}), "expired"),
+            (json!({"aud": "cid", "exp": i64::MIN}), "expired"),
+            (json!({"aud": "cid", "exp": 1e300, "iat": 1e300}), "future"),
+            (
+                json!({"aud": "cid", "exp": 1e300, "iat": i64::MAX}),
+                "future",
+            ),
+            (json!({"aud": "cid", "exp": "1e300"}), "not a number"),
+            (
+                json!({"aud": "cid", "exp": 1e300, "iat": "0"}),
+                "not a number",
+            ),
+        ];
+        for (claims, why) in cases {
+            let got = check(claims.clone());
+            assert!(
+                got.as_ref().is_err_and(|e| e.contains(why)),
+                "{claims}: want {why}, got {got:?}"
+            );
+        }
+        // Within the leeway either side.
+        let edge = json!({"aud": "cid", "exp": 1_800_000_000 - 299, "iat": 1_800_000_000 + 300});
+        assert_eq!(check(edge), Ok(()));
+        let late = json!({"aud": "cid", "exp": 1_800_000_000 - 300});
+        assert!(check(late).is_err());
+        let early = json!({"aud": "cid", "exp": 1e300, "iat": 1_800_000_000 + 301});
+        assert!(check(early).is_err());
+        // NaN and infinities cannot come from JSON; the conversion clamps anyway.
+        assert_eq!(secs_from_f64(f64::NAN), None);
+        assert_eq!(secs_from_f64(f64::INFINITY), Some(i64::MAX));
+        assert_eq!(secs_from_f64(f64::NEG_INFINITY), Some(i64::MIN));
+        assert_eq!(claim_secs(&json!(-1e300)), Some(i64::MIN));
+        assert_eq!(claim_secs(&json!(1e300)), Some(i64::MAX));
+        assert_eq!(claim_secs(&json!(1.9)), Some(1));
+    }
+
+    #[test]
+    fn an_overlong_provider_user_id_is_rejected() {
+        let ok = "1".repeat(MAX_USER_ID_BYTES);
+        assert!(map_user(Kind::Oidc, &json!({"sub": ok})).is_ok());
+        let long = "1".repeat(MAX_USER_ID_BYTES + 1);
+        assert!(map_user(Kind::Oidc, &json!({"sub": long})).is_err());
+        assert!(map_user(Kind::Github, &json!({"id": long})).is_err());
     }
 
     #[test]

@@ -59,6 +59,8 @@ impl fmt::Debug for AuthWithOAuth2Input {
 
 const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
 const CREATE_FAILED: &str = "Failed to create record.";
+/// PocketBase's answer when linking or updating the record fails.
+const AUTH_FAILED: &str = "Failed to authenticate.";
 
 /// Length of the random password given to OAuth2-created and hijack-reset
 /// records (PocketBase's `SetRandomPassword`).
@@ -158,6 +160,8 @@ pub async fn auth_with_oauth2(
         .oauth2
         .as_deref()
         .ok_or_else(|| Error::internal("no OAuth2 client configured"))?;
+    // Before the exchange: a store failure here must not burn the one-time code.
+    let logged_in = logged_in_record(ctx, cfg, collection, authorization, now).await?;
 
     let fetched = oauth2::fetch_user(
         client,
@@ -180,7 +184,6 @@ pub async fn auth_with_oauth2(
         }
     };
 
-    let logged_in = logged_in_record(ctx, cfg, collection, authorization, now).await?;
     let (record, is_new) = find_or_create(
         ctx,
         collection,
@@ -231,7 +234,11 @@ fn meta(user: &AuthUser, token: &OAuth2Token, is_new: bool, now: Timestamp) -> V
 }
 
 /// The record of a valid `Authorization` header, when it belongs to this
-/// collection. A missing or invalid token simply means "not logged in".
+/// collection. A missing or invalid token (malformed, forged, expired, of a
+/// deleted record, of another collection) simply means "not logged in":
+/// PocketBase's auth middleware ignores a token it cannot load. Only a store
+/// failure is an error (500): guessing "not logged in" then could create a
+/// second account instead of linking this one.
 async fn logged_in_record(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -244,8 +251,12 @@ async fn logged_in_record(
     }
     match super::authenticate(ctx, cfg, authorization, now).await {
         Ok((c, record, _)) if c.id == collection.id => Ok(Some(record)),
-        Ok(_) | Err(Error::Unauthorized(_)) => Ok(None),
-        Err(e) => Err(e),
+        Ok(_) => Ok(None),
+        Err(e @ Error::Internal(_)) => Err(e),
+        Err(e) => {
+            tracing::debug!(error = %e, "OAuth2 login ignores an invalid Authorization header");
+            Ok(None)
+        }
     }
 }
 
@@ -283,57 +294,77 @@ async fn find_or_create(
             .await?;
     }
 
-    let (record, is_new) = match record {
-        None => (
-            create_record(ctx, collection, user, create_data, now).await?,
-            true,
-        ),
-        Some(existing) => {
-            if !existing.verified {
-                // An unverified record may have been pre-created by someone
-                // else: its other provider links go (this one is re-added).
-                for l in ctx
-                    .store
-                    .list_external_auths(&collection.id, &existing.id)
-                    .await?
-                {
-                    ctx.store.delete_external_auth(&l).await?;
-                }
-                link = None;
+    let Some(existing) = record else {
+        let record = create_record(ctx, collection, user, create_data, now).await?;
+        if let Err(e) = insert_link(ctx, collection, &record, provider, user, now).await {
+            // Without its link the new record is an orphan nobody can log
+            // into (its email would block the retry's sign-up): undo it.
+            let keys = validate::unique_keys(collection, &record);
+            if let Err(undo) = ctx.store.delete_record(&record, &keys).await {
+                tracing::error!(error = %undo, record = %record.id, "could not undo an unlinked OAuth2 record");
             }
-            let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
-            (
-                secure_existing(ctx, collection, existing, user, is_logged_in, now).await?,
-                false,
-            )
+            return Err(e);
         }
+        return Ok((record, true));
     };
 
-    if link.is_none() {
-        let new_link = ExternalAuth {
-            collection_id: collection.id.clone(),
-            record_id: record.id.clone(),
-            provider: provider.to_owned(),
-            provider_id: user.id.clone(),
-            created: now,
-        };
-        match ctx.store.insert_external_auth(&new_link).await {
-            Ok(()) => {}
-            // A concurrent login linked the same identity first. A record
-            // this request created for it would be an orphan: undo it.
-            Err(StoreError::Conflict { .. }) => {
-                if is_new {
-                    let keys = crate::validate::unique_keys(collection, &record);
-                    if let Err(e) = ctx.store.delete_record(&record, &keys).await {
-                        tracing::error!(error = %e, record = %record.id, "could not undo an unlinked OAuth2 record");
-                    }
-                }
-                return Err(Error::bad_request("Failed to authenticate."));
+    // An existing record. Order matters, as the steps are separate writes
+    // (no transaction spans them); each failure leaves a state the same
+    // login can retry from, and never takes this identity's link away:
+    // 1. an unverified record loses its *other* provider links (they may be
+    //    a pre-hijacker's); the link being used now is kept, never deleted
+    //    and re-added. This comes first: once the record is verified, later
+    //    logins no longer drop links;
+    // 2. the link is created when missing;
+    // 3. the record is secured (password reset, token key rotated, verified).
+    // Remaining window: if step 2 or 3 fails, the other links of step 1 are
+    // gone although the login failed. Only an unverified record has them,
+    // and the successful retry would drop them anyway. A failure in step 3
+    // leaves the record linked but not yet secured, which the retry (now
+    // through the link) completes.
+    if !existing.verified {
+        for l in ctx
+            .store
+            .list_external_auths(&collection.id, &existing.id)
+            .await?
+        {
+            if l.provider == provider && l.provider_id == user.id {
+                link = Some(l);
+            } else {
+                ctx.store.delete_external_auth(&l).await?;
             }
-            Err(e) => return Err(e.into()),
         }
     }
-    Ok((record, is_new))
+    if link.is_none() {
+        insert_link(ctx, collection, &existing, provider, user, now).await?;
+    }
+    let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
+    let record = secure_existing(ctx, collection, existing, user, is_logged_in, now).await?;
+    Ok((record, false))
+}
+
+/// Links the provider identity to `record`.
+async fn insert_link(
+    ctx: &Ctx,
+    collection: &Collection,
+    record: &Record,
+    provider: &str,
+    user: &AuthUser,
+    now: Timestamp,
+) -> Result<()> {
+    let link = ExternalAuth {
+        collection_id: collection.id.clone(),
+        record_id: record.id.clone(),
+        provider: provider.to_owned(),
+        provider_id: user.id.clone(),
+        created: now,
+    };
+    match ctx.store.insert_external_auth(&link).await {
+        Ok(()) => Ok(()),
+        // A concurrent login linked the same identity first.
+        Err(StoreError::Conflict { .. }) => Err(Error::bad_request(AUTH_FAILED)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Updates an existing record the provider just proved access to: an
@@ -386,12 +417,15 @@ async fn secure_existing(
                     .store
                     .get_record(&collection.id, &current.id)
                     .await?
-                    .ok_or_else(|| Error::bad_request("Failed to authenticate."))?;
+                    .ok_or_else(|| Error::bad_request(AUTH_FAILED))?;
             }
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::internal("record kept changing during OAuth2 login"))
+    // Concurrent requests on the same record, not a server fault: 400 as
+    // PocketBase answers a failed update; the login can simply be retried.
+    tracing::warn!(record = %current.id, "record kept changing during OAuth2 login");
+    Err(Error::bad_request(AUTH_FAILED))
 }
 
 /// Creates the record for a first OAuth2 login, validated like sign-up.
