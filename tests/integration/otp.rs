@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use authgate_core::model::Otp;
+use authgate_core::model::{ExternalAuth, Otp, Timestamp};
 use authgate_core::ports::{MailError, MailMessage, Mailer, Store};
-use authgate_core::service::request_otp::code_hash;
+use authgate_core::service::request_otp::{code_hash, decoy_record_id};
 use authgate_tests::{captured_logs, config_with, repo_root, run_node, unique, Options, TestApp};
 use serde_json::{json, Value};
 
@@ -309,6 +309,30 @@ async fn an_unknown_email_gets_an_indistinguishable_answer_and_no_mail() {
         "no mail for an unknown email"
     );
     assert_eq!(app.mails().len(), 1, "no mail at all besides the known one");
+
+    // Behind the unknown email's id is a decoy: bound to a record id that
+    // cannot exist, with a hash no code produces.
+    let coll = app.config.collection("otpusers").unwrap();
+    let fake: Value = serde_json::from_str(&answers[1].2).unwrap();
+    let decoy = app
+        .store
+        .get_otp(&coll.id, fake["otpId"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("a decoy is stored");
+    assert_eq!(decoy.record_id, decoy_record_id(coll, &unknown));
+    assert!(decoy.record_id.starts_with('~') && decoy.record_id.len() == 15);
+    assert_eq!(decoy.code_hash.len(), 64);
+    assert!(
+        !decoy
+            .code_hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "outside code_hash's range: {}",
+        decoy.code_hash
+    );
+    assert_eq!(decoy.sent_to, "", "the unknown address is not stored");
+    assert_eq!(decoy.expires_at.0 - decoy.created.0, 60_000, "otp.duration");
 }
 
 #[tokio::test]
@@ -344,6 +368,145 @@ async fn a_tenth_live_otp_is_not_issued_but_the_answer_looks_the_same() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.mails_to(&e).len(), 10);
+}
+
+/// Six wrong checks, alternating between the ids of two requests for one
+/// address in two spellings: `(status, body)` of each.
+async fn six_wrong_checks(app: &TestApp, e: &str) -> Vec<(u16, String)> {
+    let mut ids = Vec::new();
+    for spelling in [e.to_owned(), e.to_uppercase()] {
+        let (status, body) = app
+            .post("otpusers", "request-otp", json!({"email": spelling}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["otpId"].as_str().unwrap().to_owned());
+    }
+    let mut answers = Vec::new();
+    for i in 0..6 {
+        // A 9-digit "code" is never the 8-digit one that was mailed.
+        let body = json!({"otpId": ids[i % 2], "password": "000000000"});
+        answers.push(post_raw(app, "otpusers", "auth-with-otp", body).await);
+    }
+    answers
+}
+
+/// The attempt limit must not tell real OTP ids from the ids handed out for
+/// unknown emails: both get five 400s, then the same 429 (counted per
+/// address across its OTPs, in every spelling).
+async fn fake_ids_are_rate_limited_like_real_ones(store: Option<Arc<dyn Store>>) {
+    let app = TestApp::spawn_with(Options {
+        config: config_with(vec![otp_collection("otpusers", json!({}))]),
+        store,
+        ..Default::default()
+    })
+    .await;
+    let known = email();
+    let unknown = email();
+    app.sign_up("otpusers", &known, "1234567890").await;
+
+    let real = six_wrong_checks(&app, &known).await;
+    let fake = six_wrong_checks(&app, &unknown).await;
+    let too_many = r#"{"data":{},"message":"Too many attempts, please try again later with a new OTP.","status":429}"#;
+    let mut expected = vec![(400, INVALID_OTP.to_owned()); 5];
+    expected.push((429, too_many.to_owned()));
+    assert_eq!(real, expected, "real OTP ids");
+    assert_eq!(fake, real, "fake ids answer exactly like real ones");
+    assert!(app.mails_to(&unknown).is_empty(), "still no mail");
+
+    // After the window the checks are counted afresh for both; a decoy
+    // still never logs in.
+    app.clock.advance_secs(181);
+    let (status, body) = app
+        .post("otpusers", "request-otp", json!({"email": unknown}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let fake_id = body["otpId"].as_str().unwrap();
+    for code in ["00000000", "12345678", "99999999"] {
+        let (status, text) = post_raw(
+            &app,
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": fake_id, "password": code}),
+        )
+        .await;
+        assert_eq!((status, text.as_str()), (400, INVALID_OTP), "{code}");
+    }
+    assert_eq!(app.mails().len(), 2, "only the known address got mail");
+}
+
+#[tokio::test]
+async fn fake_ids_for_unknown_emails_are_rate_limited_like_real_ones_in_memory() {
+    fake_ids_are_rate_limited_like_real_ones(None).await;
+}
+
+#[tokio::test]
+async fn fake_ids_for_unknown_emails_are_rate_limited_like_real_ones_on_dynamodb() {
+    let store: Arc<dyn Store> = crate::store_contract::dynamo_store().await;
+    fake_ids_are_rate_limited_like_real_ones(Some(store)).await;
+}
+
+#[tokio::test]
+async fn a_decoy_never_logs_in_even_if_its_hash_matched() {
+    // Second guard: a decoy's record id can never belong to a record, so
+    // even a stored hash that matched the code would not log anyone in.
+    let app = otp_app().await;
+    let coll = app.config.collection("otpusers").unwrap();
+    let now = authgate_core::ports::Clock::now(app.clock.as_ref());
+    let otp = Otp {
+        id: "decoymatch00001".into(),
+        collection_id: coll.id.clone(),
+        record_id: decoy_record_id(coll, &email()),
+        code_hash: code_hash(coll, "decoymatch00001", "12345678"),
+        sent_to: String::new(),
+        created: now,
+        expires_at: now.plus_secs(60),
+    };
+    app.store.insert_otp(&otp).await.unwrap();
+    let (status, text) = post_raw(
+        &app,
+        "otpusers",
+        "auth-with-otp",
+        json!({"otpId": otp.id, "password": "12345678"}),
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (400, INVALID_OTP));
+}
+
+#[tokio::test]
+async fn the_tenth_request_looks_the_same_for_known_and_unknown_emails() {
+    let app = otp_app().await;
+    let coll = app.config.collection("otpusers").unwrap();
+    let known = email();
+    let unknown = email();
+    app.sign_up("otpusers", &known, "1234567890").await;
+    let mut tenth = Vec::new();
+    for e in [&known, &unknown] {
+        let mut ids = Vec::new();
+        for _ in 0..10 {
+            let (status, body) = app
+                .post("otpusers", "request-otp", json!({"email": e}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            ids.push(body["otpId"].as_str().unwrap().to_owned());
+        }
+        let mut stored = Vec::new();
+        for id in &ids {
+            stored.push(app.store.get_otp(&coll.id, id).await.unwrap().is_some());
+        }
+        assert_eq!(stored, [vec![true; 9], vec![false]].concat(), "{e}");
+        // Nothing is stored under the 10th id, so nothing is counted for it:
+        // six checks, six 400s, for both.
+        let mut answers = Vec::new();
+        for _ in 0..6 {
+            let body = json!({"otpId": ids[9], "password": "000000000"});
+            answers.push(post_raw(&app, "otpusers", "auth-with-otp", body).await);
+        }
+        tenth.push(answers);
+    }
+    assert_eq!(tenth[0], vec![(400, INVALID_OTP.to_owned()); 6]);
+    assert_eq!(tenth[0], tenth[1]);
+    assert_eq!(app.mails_to(&known).len(), 9);
+    assert!(app.mails_to(&unknown).is_empty());
 }
 
 #[tokio::test]
@@ -476,6 +639,69 @@ async fn an_otp_sent_to_another_address_logs_in_but_changes_nothing() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["record"]["verified"], false);
     app.login("otpusers", &e, "1234567890").await;
+}
+
+/// Pre-account hijacking through OAuth2: an attacker signs up with the
+/// victim's address and links their own OAuth2 identity while the record is
+/// unverified. The victim's OTP login proves the address; the link must go
+/// (PocketBase drops all links on any unverified → verified change).
+async fn an_otp_login_drops_links_made_before_the_address_was_proven(mfa: bool) {
+    let extra = if mfa {
+        json!({"mfa": {"enabled": true}})
+    } else {
+        json!({})
+    };
+    let app = TestApp::with_config(config_with(vec![otp_collection("otpusers", extra)])).await;
+    let coll = app.config.collection("otpusers").unwrap();
+    let e = email();
+    let rec = app.sign_up("otpusers", &e, "1234567890").await;
+    assert_eq!(rec["verified"], false);
+    let id = rec["id"].as_str().unwrap();
+    let before = app.store.get_record(&coll.id, id).await.unwrap().unwrap();
+    app.store
+        .insert_external_auth(&ExternalAuth {
+            collection_id: coll.id.clone(),
+            record_id: id.into(),
+            provider: "github".into(),
+            provider_id: unique("gh"),
+            created: Timestamp(0),
+        })
+        .await
+        .unwrap();
+
+    let (otp_id, code) = app.request_otp("otpusers", &e).await;
+    let (status, body) = app
+        .post(
+            "otpusers",
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
+        .await;
+    if mfa {
+        assert_eq!(status, 401, "first factor: {body}");
+        assert!(body["mfaId"].is_string(), "{body}");
+    } else {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["record"]["verified"], true);
+    }
+    let links = app.store.list_external_auths(&coll.id, id).await.unwrap();
+    assert!(links.is_empty(), "links dropped: {links:?}");
+    let after = app.store.get_record(&coll.id, id).await.unwrap().unwrap();
+    assert!(after.verified, "verified is stored");
+    assert_ne!(
+        after.token_key, before.token_key,
+        "tokens from before (an OAuth2 login's too) are revoked"
+    );
+}
+
+#[tokio::test]
+async fn an_otp_login_drops_oauth2_links_made_before_the_address_was_proven() {
+    an_otp_login_drops_links_made_before_the_address_was_proven(false).await;
+}
+
+#[tokio::test]
+async fn an_otp_first_factor_drops_oauth2_links_made_before_the_address_was_proven() {
+    an_otp_login_drops_links_made_before_the_address_was_proven(true).await;
 }
 
 /// A mail service that is down.

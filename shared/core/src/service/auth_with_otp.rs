@@ -10,7 +10,7 @@ use crate::random;
 use crate::validate::unique_keys;
 
 use super::request_otp::{code_hash, ensure_enabled};
-use super::{finish_auth, method, AuthOutcome, Ctx};
+use super::{finish_auth, mail_flows, method, AuthOutcome, Ctx};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -68,16 +68,14 @@ pub async fn auth_with_otp(
         .await?
         .filter(|o| o.collection_id == collection.id && !expired(collection, o, now))
         .ok_or_else(invalid_otp)?;
-    let record = ctx
-        .store
-        .get_record(&collection.id, &otp.record_id)
-        .await?
-        .ok_or_else(invalid_otp)?;
 
-    // Codes are short digit strings: every check counts against the record,
-    // right or wrong, and is counted before the code is looked at, so the
-    // limit also holds for guesses racing each other.
-    let key = format!("otp:check:{}:{}", collection.id, record.id);
+    // Codes are short digit strings: every check counts against the OTP's
+    // record, right or wrong, and is counted before the code is looked at,
+    // so the limit also holds for guesses racing each other. It is counted
+    // before the record is loaded, keyed by the OTP's `record_id`, so the
+    // decoy OTPs of unknown emails (see `request_otp`) run into the same
+    // 429 as real ones and cannot be told apart by it.
+    let key = format!("otp:check:{}:{}", collection.id, otp.record_id);
     if !ctx
         .store
         .hit(&key, MAX_CHECKS, CHECK_WINDOW_SECS, now)
@@ -88,16 +86,21 @@ pub async fn auth_with_otp(
         ));
     }
 
+    // A decoy's record never exists (and its hash never matches). The
+    // consume still runs when the record is missing, so a decoy costs the
+    // same store calls as a real OTP with a wrong code.
+    let record = ctx.store.get_record(&collection.id, &otp.record_id).await?;
+
     // The conditional delete is the check: of many concurrent uses of one
     // OTP exactly one gets `true`.
     let hash = code_hash(collection, &otp.id, &input.password);
-    if !ctx
+    let consumed = ctx
         .store
         .consume_otp(&collection.id, &otp.id, &hash, now)
-        .await?
-    {
+        .await?;
+    let Some(record) = record.filter(|_| consumed) else {
         return Err(invalid_otp());
-    }
+    };
 
     let record = mark_verified(ctx, collection, record, &otp, now).await;
     let mfa_id = mfa_id
@@ -116,7 +119,9 @@ fn expired(collection: &Collection, otp: &Otp, now: Timestamp) -> bool {
 /// unverified record becomes verified. Without MFA the OTP alone is now a
 /// full login, so the password (and with it every earlier token) is replaced
 /// by a random one: whoever signed up with this address before its owner
-/// (pre-account-hijacking) loses access.
+/// (pre-account-hijacking) loses access. With or without MFA, OAuth2 links
+/// made while the record was unverified are dropped and its tokens revoked,
+/// so a pre-hijacker's linked identity stops working as well.
 ///
 /// As in PocketBase, a failed update is logged and the login goes on: the
 /// OTP was valid and is already used up.
@@ -128,11 +133,12 @@ async fn mark_verified(
     now: Timestamp,
 ) -> Record {
     let mut current = record;
+    let mut links_dropped = false;
     for attempt in 0..2 {
         if !needs_verifying(&current, otp) {
             return current;
         }
-        match verify_record(ctx, collection, &current, now).await {
+        match verify_record(ctx, collection, &current, now, &mut links_dropped).await {
             Ok(updated) => return updated,
             Err(UpdateFailure::Stale) if attempt == 0 => {
                 match ctx.store.get_record(&collection.id, &current.id).await {
@@ -167,13 +173,21 @@ enum UpdateFailure {
     Other(String),
 }
 
+/// Writes `old` as verified. As on every unverified → verified change
+/// (PocketBase), its OAuth2 links are dropped first: whoever created the
+/// account before the owner of the address could have linked their own
+/// OAuth2 identity to it, and that link must not outlive the proof. Dropping
+/// links also revokes the record's tokens; `links_dropped` carries that over
+/// a retry, where the links are already gone but the token key of the lost
+/// write was never stored.
 async fn verify_record(
     ctx: &Ctx,
     collection: &Collection,
     old: &Record,
     now: Timestamp,
+    links_dropped: &mut bool,
 ) -> Result<Record, UpdateFailure> {
-    let mut new = old.clone();
+    let mut new = mail_flows::next_version(collection, old, now);
     new.verified = true;
     if !collection.mfa.enabled {
         let password = random::string(ctx.rng.as_ref(), 40, random::ALNUM);
@@ -181,11 +195,17 @@ async fn verify_record(
             .hash_password(&password)
             .await
             .map_err(|e| UpdateFailure::Other(e.to_string()))?;
-        new.token_key = random::secret(ctx.rng.as_ref());
+        mail_flows::rotate_token_key(ctx, &mut new);
     }
-    new.version = old.version + 1;
-    new.updated = now;
-    crate::validate::touch_autodates(collection, &mut new.fields, now);
+    let key_before = new.token_key.clone();
+    mail_flows::drop_links_on_verified_upgrade(ctx, old, &mut new)
+        .await
+        .map_err(|e| UpdateFailure::Other(format!("dropping OAuth2 links: {e}")))?;
+    if new.token_key != key_before {
+        *links_dropped = true;
+    } else if *links_dropped && new.token_key == old.token_key {
+        mail_flows::rotate_token_key(ctx, &mut new);
+    }
     let keys = unique_keys(collection, old);
     match ctx.store.update_record(old, &new, &keys, &keys).await {
         Ok(()) => Ok(new),
