@@ -211,31 +211,59 @@ async fn forged_tokens_and_ids_of_any_size_are_a_clean_4xx_on_dynamodb() {
     let forged = |kind: &str| {
         let claims = json!({"collectionId": "_pb_users_auth_", "exp": 9_999_999_999i64, "id": giant,
             "type": kind, "email": "x@example.com", "newEmail": "y@example.com"});
-        format!("{}.{}.c2ln", b64(&json!({"alg": "HS256", "typ": "JWT"})), b64(&claims))
+        format!(
+            "{}.{}.c2ln",
+            b64(&json!({"alg": "HS256", "typ": "JWT"})),
+            b64(&claims)
+        )
     };
-    let (status, _) = app.post_auth("users", "auth-refresh", json!({}), Some(&forged("auth"))).await;
+    let (status, _) = app
+        .post_auth("users", "auth-refresh", json!({}), Some(&forged("auth")))
+        .await;
     assert_eq!(status, 401);
     let (status, _) = app
-        .post_auth("users", "request-email-change", json!({"newEmail": "n@example.com"}), Some(&forged("auth")))
+        .post_auth(
+            "users",
+            "request-email-change",
+            json!({"newEmail": "n@example.com"}),
+            Some(&forged("auth")),
+        )
         .await;
     assert_eq!(status, 401);
     for (action, kind, body) in [
         ("confirm-verification", "verification", json!({})),
-        ("confirm-password-reset", "passwordReset", json!({"password": "1234567890", "passwordConfirm": "1234567890"})),
-        ("confirm-email-change", "emailChange", json!({"password": "1234567890"})),
+        (
+            "confirm-password-reset",
+            "passwordReset",
+            json!({"password": "1234567890", "passwordConfirm": "1234567890"}),
+        ),
+        (
+            "confirm-email-change",
+            "emailChange",
+            json!({"password": "1234567890"}),
+        ),
     ] {
         let mut body = body;
         body["token"] = json!(forged(kind));
         let (status, res) = app.post("users", action, body).await;
         assert_eq!(status, 400, "{action}: {res}");
     }
-    let (status, _) = app.post("secure", "auth-with-otp", json!({"otpId": giant, "password": "12345678"})).await;
+    let (status, _) = app
+        .post(
+            "secure",
+            "auth-with-otp",
+            json!({"otpId": giant, "password": "12345678"}),
+        )
+        .await;
     assert_eq!(status, 400);
     let e = email();
     app.sign_up("secure", &e, "1234567890").await;
     let res = app
         .http
-        .post(format!("{}?mfaId={giant}", app.url("secure", "auth-with-password")))
+        .post(format!(
+            "{}?mfaId={giant}",
+            app.url("secure", "auth-with-password")
+        ))
         .json(&json!({"identity": e, "password": "1234567890"}))
         .send()
         .await
