@@ -31,12 +31,7 @@ async fn alg_none_and_other_algorithms_are_rejected_even_with_the_right_key() {
     let none = format!("{}.{payload}.", b64(&json!({"alg": "none", "typ": "JWT"})));
     // HS512 signed with the real key: right secret, wrong algorithm.
     let coll = app.config.collection("users").unwrap();
-    let record = app
-        .store
-        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
-        .await
-        .unwrap()
-        .unwrap();
+    let record = app.stored_record("users", &e).await;
     let key = format!("{}{}", record.token_key, coll.auth_token.secret.expose());
     let hs512 = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS512),
@@ -58,12 +53,7 @@ async fn a_correctly_signed_token_of_another_type_is_not_an_auth_token() {
     let e = email();
     app.sign_up("users", &e, "1234567890").await;
     let coll = app.config.collection("users").unwrap();
-    let record = app
-        .store
-        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
-        .await
-        .unwrap()
-        .unwrap();
+    let record = app.stored_record("users", &e).await;
     let now = authgate_core::ports::Clock::now(app.clock.as_ref());
     for kind in [
         authgate_core::token::TokenKind::Verification,
@@ -98,12 +88,7 @@ async fn logs_of_sign_up_and_login_never_contain_passwords_tokens_or_secrets() {
         .await;
     assert_eq!(status, 200);
     let coll = app.config.collection("users").unwrap();
-    let record = app
-        .store
-        .find_record_by_unique(&coll.id, &identity_key(coll, "email", &e))
-        .await
-        .unwrap()
-        .unwrap();
+    let record = app.stored_record("users", &e).await;
     let logs = captured_logs();
     assert!(!logs.is_empty(), "the capture works: requests were logged");
     for secret in [

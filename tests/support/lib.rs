@@ -216,6 +216,21 @@ impl TestApp {
         body["token"].as_str().expect("token").to_owned()
     }
 
+    /// The stored record owning `email` in `collection`; panics if none.
+    pub async fn stored_record(
+        &self,
+        collection: &str,
+        email: &str,
+    ) -> authgate_core::model::Record {
+        let coll = self.config.collection(collection).expect("collection");
+        let key = authgate_core::validate::identity_key(coll, "email", email);
+        self.store
+            .find_record_by_unique(&coll.id, &key)
+            .await
+            .expect("store read")
+            .expect("record exists")
+    }
+
     /// Every `.eml` written so far, oldest first.
     pub fn mails(&self) -> Vec<Mail> {
         read_mails(&self.mail_dir)
