@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::model::{
+    AuthMethod, CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
+};
 use authgate_core::ports::{
     ConfigStore, CounterStore, ExternalAuthStore, MfaStore, OtpStore, RecordStore, StoreError,
     StoreResult,
@@ -686,12 +688,12 @@ impl DynamoStore {
 impl CounterStore for DynamoStore {
     async fn hit(
         &self,
-        key: &str,
+        key: &CounterKey<'_>,
         limit: u32,
         window_secs: i64,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let pk = self.pk(&format!("CNT#{key}"));
+        let pk = self.pk(&format!("CNT#{}", key.storage_key()));
         // Two rounds: a window can be started by someone else between our
         // failed increment and our start attempt; then we count against it.
         for _ in 0..2 {
@@ -808,7 +810,7 @@ impl MfaStore for DynamoStore {
             ("id".to_owned(), s(&session.id)),
             ("collectionId".to_owned(), s(&session.collection_id)),
             ("recordId".to_owned(), s(&session.record_id)),
-            ("method".to_owned(), s(&session.method)),
+            ("method".to_owned(), s(session.method.as_str())),
             ("created".to_owned(), n(session.created.0)),
             ("expiresAtMs".to_owned(), n(session.expires_at.0)),
             (TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(session.expires_at))),
@@ -827,7 +829,8 @@ impl MfaStore for DynamoStore {
             id: get_s(&item, "id")?,
             collection_id: get_s(&item, "collectionId")?,
             record_id: get_s(&item, "recordId")?,
-            method: get_s(&item, "method")?,
+            method: AuthMethod::parse(&get_s(&item, "method")?)
+                .ok_or_else(|| malformed("method"))?,
             created: Timestamp(get_n(&item, "created")?),
             expires_at: Timestamp(get_n(&item, "expiresAtMs")?),
         }))

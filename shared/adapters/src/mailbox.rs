@@ -134,7 +134,7 @@ impl Mailer for LocalMailbox {
     async fn send(&self, message: &MailMessage) -> Result<(), MailError> {
         let bytes = build(message)?;
         let dir = self.dir.clone();
-        let name = file_name(message.kind);
+        let name = file_name(message.kind.as_str());
         // File I/O blocks: keep it off the async executor's threads.
         let path = tokio::task::spawn_blocking(move || write_atomically(&dir, &name, &bytes))
             .await
@@ -142,7 +142,7 @@ impl Mailer for LocalMailbox {
             .map_err(|e| mail_error("cannot write mail file", e))?;
         // Subject and body carry tokens and codes: never logged.
         tracing::info!(
-            kind = message.kind,
+            kind = message.kind.as_str(),
             to = %message.to,
             path = %path.display(),
             "mail written"

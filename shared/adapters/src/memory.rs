@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::model::{
+    CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
+};
 use authgate_core::ports::{
     ConfigStore, CounterStore, ExternalAuthStore, MfaStore, OtpStore, RecordStore, StoreError,
     StoreResult,
@@ -153,7 +155,7 @@ impl RecordStore for MemoryStore {
 impl CounterStore for MemoryStore {
     async fn hit(
         &self,
-        key: &str,
+        key: &CounterKey<'_>,
         limit: u32,
         window_secs: i64,
         now: Timestamp,
@@ -161,7 +163,7 @@ impl CounterStore for MemoryStore {
         let mut s = self.lock()?;
         let entry = s
             .counters
-            .entry(key.to_owned())
+            .entry(key.storage_key())
             .or_insert((0, Timestamp(i64::MIN)));
         if entry.1 <= now {
             *entry = (1, now.plus_secs(window_secs));

@@ -69,7 +69,7 @@ impl Mailer for SesMailer {
         match result {
             Ok(out) => {
                 tracing::info!(
-                    kind = message.kind,
+                    kind = message.kind.as_str(),
                     message_id = out.message_id().unwrap_or_default(),
                     "mail sent"
                 );
@@ -80,7 +80,7 @@ impl Mailer for SesMailer {
                 let detail = DisplayErrorContext(&err).to_string();
                 // Subject and body carry tokens and codes: never logged.
                 tracing::error!(
-                    kind = message.kind,
+                    kind = message.kind.as_str(),
                     request_id = %request_id,
                     error = %detail,
                     "SES SendEmail failed"

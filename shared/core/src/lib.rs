@@ -7,6 +7,7 @@
 pub mod config;
 pub mod email;
 pub mod error;
+pub mod form;
 pub mod mail;
 pub mod model;
 pub mod oauth2;

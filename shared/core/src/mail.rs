@@ -4,7 +4,7 @@
 //! never from a request's `Host`. Values are HTML-escaped in the HTML part.
 
 use crate::config::{Collection, Meta, Template};
-use crate::model::Record;
+use crate::model::{MailFlow, Record};
 use crate::ports::MailMessage;
 use crate::validate::cast_string;
 
@@ -186,7 +186,7 @@ pub fn render(
     record: &Record,
     to: &str,
     placeholders: &Placeholders<'_>,
-    kind: &'static str,
+    kind: MailFlow,
 ) -> MailMessage {
     let subject = fill(
         &template.subject,

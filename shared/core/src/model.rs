@@ -39,8 +39,9 @@ pub fn is_plausible_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// A record of an auth collection.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A record of an auth collection. Its `Debug` leaves out the password hash
+/// and the token key, so a record in a log line never carries either.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub id: String,
     pub collection_id: String,
@@ -58,6 +59,18 @@ pub struct Record {
     pub fields: Map<String, Value>,
     /// Optimistic-concurrency version, bumped by every update.
     pub version: u64,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("collection_id", &self.collection_id)
+            .field("email", &self.email)
+            .field("verified", &self.verified)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A unique value of a record: the marker that keeps `(collection, field, value)`
@@ -96,8 +109,8 @@ pub struct MfaSession {
     pub id: String,
     pub collection_id: String,
     pub record_id: String,
-    /// The first factor's method: `password`, `otp` or `oauth2`.
-    pub method: String,
+    /// The first factor's method.
+    pub method: AuthMethod,
     pub created: Timestamp,
     pub expires_at: Timestamp,
 }
@@ -110,4 +123,164 @@ pub struct ExternalAuth {
     pub provider: String,
     pub provider_id: String,
     pub created: Timestamp,
+}
+
+/// The ways to prove a login factor, named as PocketBase names them in MFA
+/// sessions (`password`, `otp`, `oauth2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    Password,
+    Otp,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+}
+
+impl AuthMethod {
+    /// The stored and logged name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Otp => "otp",
+            Self::OAuth2 => "oauth2",
+        }
+    }
+
+    /// The method a stored name stands for; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Password, Self::Otp, Self::OAuth2]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}
+
+/// The mails Authgate sends. Each flow has its own template, throttle and
+/// (except OTP) token type; see `service::mail_delivery`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailFlow {
+    Verification,
+    PasswordReset,
+    EmailChange,
+    Otp,
+}
+
+impl MailFlow {
+    /// The name used in logs and local mailbox file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Verification => "verification",
+            Self::PasswordReset => "password-reset",
+            Self::EmailChange => "email-change",
+            Self::Otp => "otp",
+        }
+    }
+}
+
+/// A fixed-window counter shared by every container. The stored key is
+/// [`CounterKey::storage_key`]; its format is part of the stored data, so
+/// it never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKey<'a> {
+    /// Resend throttle of a mail flow for one record.
+    MailResend {
+        flow: MailFlow,
+        collection_id: &'a str,
+        record_id: &'a str,
+    },
+    /// OTPs issued for one record (or one decoy address).
+    OtpIssue {
+        collection_id: &'a str,
+        record_id: &'a str,
+    },
+    /// OTP code checks against one record (or one decoy address).
+    OtpCheck {
+        collection_id: &'a str,
+        record_id: &'a str,
+    },
+}
+
+impl CounterKey<'_> {
+    pub fn storage_key(&self) -> String {
+        match self {
+            Self::MailResend {
+                flow,
+                collection_id,
+                record_id,
+            } => format!("mail:{}:{collection_id}:{record_id}", flow.as_str()),
+            Self::OtpIssue {
+                collection_id,
+                record_id,
+            } => format!("otp:issue:{collection_id}:{record_id}"),
+            Self::OtpCheck {
+                collection_id,
+                record_id,
+            } => format!("otp:check:{collection_id}:{record_id}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_records_debug_output_hides_its_password_hash_and_token_key() {
+        let record = Record {
+            id: "r1".into(),
+            collection_id: "c1".into(),
+            email: "a@example.com".into(),
+            email_visibility: false,
+            verified: false,
+            password_hash: "$argon2id$secret-hash".into(),
+            token_key: "the-token-key".into(),
+            created: Timestamp(0),
+            updated: Timestamp(0),
+            fields: Map::new(),
+            version: 1,
+        };
+        let dbg = format!("{record:?}");
+        assert!(
+            !dbg.contains("secret-hash") && !dbg.contains("the-token-key"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn counter_keys_keep_their_stored_format() {
+        let cases = [
+            (
+                CounterKey::MailResend {
+                    flow: MailFlow::PasswordReset,
+                    collection_id: "c",
+                    record_id: "r",
+                },
+                "mail:password-reset:c:r",
+            ),
+            (
+                CounterKey::OtpIssue {
+                    collection_id: "c",
+                    record_id: "r",
+                },
+                "otp:issue:c:r",
+            ),
+            (
+                CounterKey::OtpCheck {
+                    collection_id: "c",
+                    record_id: "r",
+                },
+                "otp:check:c:r",
+            ),
+        ];
+        for (key, want) in cases {
+            assert_eq!(key.storage_key(), want, "{key:?}");
+        }
+    }
+
+    #[test]
+    fn auth_methods_round_trip_through_their_stored_names() {
+        for m in [AuthMethod::Password, AuthMethod::Otp, AuthMethod::OAuth2] {
+            assert_eq!(AuthMethod::parse(m.as_str()), Some(m));
+        }
+        assert_eq!(AuthMethod::parse("sms"), None);
+    }
 }

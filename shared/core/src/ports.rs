@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 
-use crate::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use crate::model::{
+    CounterKey, ExternalAuth, MailFlow, MfaSession, Otp, Record, Timestamp, UniqueKey,
+};
 
 /// The current time, injected so expiry logic is testable without sleeping.
 pub trait Clock: Send + Sync {
@@ -75,7 +77,7 @@ pub trait CounterStore: Send + Sync {
     /// A window starts at the first hit and lasts `window_secs`.
     async fn hit(
         &self,
-        key: &str,
+        key: &CounterKey<'_>,
         limit: u32,
         window_secs: i64,
         now: Timestamp,
@@ -181,8 +183,8 @@ pub struct MailMessage {
     pub subject: String,
     pub html: String,
     pub text: String,
-    /// What kind of mail this is (`verification`, `password-reset`, …), for logs.
-    pub kind: &'static str,
+    /// Which flow sent it, for logs and mailbox file names.
+    pub kind: MailFlow,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,23 +10,33 @@ use crate::config::{Collection, TokenConfig};
 use crate::error::{Error, Result};
 use crate::model::{Record, Timestamp};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The token types Authgate issues, with PocketBase's `type` claim values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TokenKind {
+    #[serde(rename = "auth")]
     Auth,
+    #[serde(rename = "verification")]
     Verification,
+    #[serde(rename = "passwordReset")]
     PasswordReset,
+    #[serde(rename = "emailChange")]
     EmailChange,
-    File,
 }
 
 impl TokenKind {
+    const ALL: [Self; 4] = [
+        Self::Auth,
+        Self::Verification,
+        Self::PasswordReset,
+        Self::EmailChange,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Auth => "auth",
             Self::Verification => "verification",
             Self::PasswordReset => "passwordReset",
             Self::EmailChange => "emailChange",
-            Self::File => "file",
         }
     }
 
@@ -36,9 +46,16 @@ impl TokenKind {
             Self::Verification => &c.verification_token,
             Self::PasswordReset => &c.password_reset_token,
             Self::EmailChange => &c.email_change_token,
-            Self::File => &c.file_token,
         }
     }
+}
+
+/// Reads the `type` claim: a type Authgate does not issue (PocketBase's
+/// `file` tokens, anything forged) is `None`, so it never matches a kind
+/// but the other claims can still be read.
+fn lenient_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<TokenKind>, D::Error> {
+    let name = String::deserialize(d)?;
+    Ok(TokenKind::ALL.into_iter().find(|k| k.as_str() == name))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,8 +64,8 @@ pub struct Claims {
     pub collection_id: String,
     pub exp: i64,
     pub id: String,
-    #[serde(rename = "type")]
-    pub kind: String,
+    #[serde(rename = "type", deserialize_with = "lenient_kind")]
+    pub kind: Option<TokenKind>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refreshable: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +99,7 @@ pub fn issue(
         collection_id: collection.id.clone(),
         exp: now.seconds() + kind.config(collection).duration,
         id: record.id.clone(),
-        kind: kind.as_str().to_owned(),
+        kind: Some(kind),
         refreshable: (kind == TokenKind::Auth).then_some(true),
         email: extra.email,
         new_email: extra.new_email,
@@ -130,7 +147,7 @@ pub fn verify(
     )
     .ok()?;
     let c = data.claims;
-    let ok = c.kind == kind.as_str()
+    let ok = c.kind == Some(kind)
         && c.collection_id == collection.id
         && c.id == record.id
         && c.exp > now.seconds();

@@ -1,10 +1,19 @@
-//! Request input: the body (JSON or urlencoded form, 64 KiB at most) read as
-//! raw bytes first, so the collection check can answer before a malformed
-//! body does; the `Authorization` header; common query parameters.
+//! Request input, read in PocketBase's order: the route's auth collection
+//! (404) and its method switch (403), the caller's auth token where the
+//! endpoint needs one (401/403), and only then the body (JSON or urlencoded
+//! form, 64 KiB at most; 413, or 400 when malformed). axum runs extractors
+//! in argument order, so a handler that lists them in this order answers in
+//! this order.
 
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use authgate_core::config::{AppConfig, Collection};
+use authgate_core::service::auth::{self, Session};
+use authgate_core::service::guards::{self, Requirement};
 use authgate_core::Error;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -12,6 +21,115 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What an endpoint needs its collection to allow; the markers below name
+/// the [`Requirement`]s of `authgate_core::service::guards`.
+pub trait Guard: Send + Sync + 'static {
+    const REQUIREMENT: Option<Requirement>;
+}
+
+macro_rules! guards {
+    ($($(#[$doc:meta])* $name:ident => $req:expr;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl Guard for $name {
+            const REQUIREMENT: Option<Requirement> = $req;
+        }
+    )*};
+}
+
+guards! {
+    /// Any auth collection.
+    AnyMethod => None;
+    /// Password auth on (403).
+    PasswordAuth => Some(Requirement::PasswordAuth);
+    /// Password auth on (400, PocketBase's answer for reset requests).
+    PasswordReset => Some(Requirement::PasswordReset);
+    /// OTP on (403).
+    Otp => Some(Requirement::Otp);
+    /// OAuth2 on (403).
+    OAuth2 => Some(Requirement::OAuth2);
+}
+
+/// The route's auth collection (`{collection}` by id or name) in the
+/// current config, with `G`'s method switch checked.
+pub struct AuthCollection<G: Guard = AnyMethod> {
+    config: Arc<AppConfig>,
+    index: usize,
+    guard: PhantomData<G>,
+}
+
+impl<G: Guard> AuthCollection<G> {
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    pub fn collection(&self) -> &Collection {
+        &self.config.collections[self.index]
+    }
+}
+
+impl<G: Guard> FromRequestParts<AppState> for AuthCollection<G> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let Path(name) = Path::<String>::from_request_parts(parts, app)
+            .await
+            .map_err(|_| Error::missing_collection())?;
+        let config = app.config().await?;
+        let collection = guards::auth_collection(&config, &name)?;
+        if let Some(requirement) = G::REQUIREMENT {
+            requirement.check(collection)?;
+        }
+        let index = config
+            .collections
+            .iter()
+            .position(|c| std::ptr::eq(c, collection))
+            .ok_or_else(Error::missing_collection)?;
+        Ok(Self {
+            config,
+            index,
+            guard: PhantomData,
+        })
+    }
+}
+
+/// The caller, authenticated by an auth token of the route's collection
+/// (401 without a valid one, 403 for another collection's). Lists after
+/// [`AuthCollection`] in a handler's arguments.
+pub struct Caller(pub Session);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let route = AuthCollection::<AnyMethod>::from_request_parts(parts, app).await?;
+        let Ok(Authorization(header)) = Authorization::from_request_parts(parts, app).await;
+        let session = auth::authenticate_in(
+            &app.ctx,
+            route.config(),
+            route.collection(),
+            header.as_deref(),
+            app.now(),
+        )
+        .await?;
+        Ok(Self(session))
+    }
+}
+
+/// A typed form from the body; a body that is not an object of the right
+/// shape is PocketBase's 400 "loading the submitted data".
+pub struct Form<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = RawBody::from_request(req, state).await?;
+        Ok(Self(body.parse()?))
+    }
+}
 
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -96,6 +214,16 @@ pub struct CommonQuery {
     pub fields: Option<String>,
     /// MFA session id of the first factor (the SDK sends it here).
     pub mfa_id: Option<String>,
+}
+
+impl CommonQuery {
+    pub fn fields(&self) -> Option<&str> {
+        self.fields.as_deref()
+    }
+
+    pub fn mfa_id(&self) -> Option<&str> {
+        self.mfa_id.as_deref()
+    }
 }
 
 /// Extracts [`CommonQuery`], ignoring anything malformed.

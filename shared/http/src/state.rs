@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authgate_core::config::AppConfig;
+use authgate_core::model::Timestamp;
 use authgate_core::service::Ctx;
 use authgate_core::Error;
 
@@ -32,5 +33,10 @@ impl AppState {
 
     pub async fn config(&self) -> Result<Arc<AppConfig>, Error> {
         self.config.current().await
+    }
+
+    /// The request's time, read once at the edge and passed down.
+    pub fn now(&self) -> Timestamp {
+        self.ctx.clock.now()
     }
 }

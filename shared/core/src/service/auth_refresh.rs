@@ -1,44 +1,35 @@
 //! `POST auth-refresh`: trades a valid auth token for a fresh one.
 
-use crate::config::AppConfig;
-use crate::error::{Error, Result};
+use crate::config::Collection;
+use crate::error::Result;
 use crate::model::Timestamp;
 use crate::token::{self, TokenKind};
 
-use super::{authenticate, record_json, AuthOutcome, Collection, Ctx};
+use super::auth::Session;
+use super::{record_json, AuthOutcome};
 
-pub async fn auth_refresh(
-    ctx: &Ctx,
-    cfg: &AppConfig,
+/// A fresh token for the caller (authenticated for this collection, see
+/// `auth::authenticate_in`). A non-refreshable token (e.g. an impersonation
+/// token) comes back as is.
+pub fn auth_refresh(
     collection: &Collection,
-    authorization: Option<&str>,
+    session: Session,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    let (token_collection, record, claims) = authenticate(ctx, cfg, authorization, now).await?;
-    if token_collection.id != collection.id {
-        // PocketBase names the token's own collection here.
-        return Err(Error::Forbidden(format!(
-            "The request requires auth record from {} collection.",
-            token_collection.name
-        )));
-    }
-    // A non-refreshable token (e.g. an impersonation token) comes back as is.
-    let token = if claims.refreshable == Some(true) {
+    let token = if session.claims.refreshable == Some(true) {
         token::issue(
             collection,
-            &record,
+            &session.record,
             TokenKind::Auth,
             now,
             Default::default(),
         )?
     } else {
-        authorization
-            .map(|h| h.trim().trim_start_matches("Bearer ").trim().to_owned())
-            .unwrap_or_default()
+        session.token.expose().to_owned()
     };
     Ok(AuthOutcome::Authenticated {
         token,
-        record: record_json(collection, &record, true),
+        record: record_json(collection, &session.record, true),
         meta: None,
     })
 }

@@ -22,22 +22,25 @@ use serde_json::{json, Map, Value};
 use crate::config::{AppConfig, Collection, OAuth2Config};
 use crate::email;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::model::{ExternalAuth, Record, Timestamp};
+use crate::form::Credential;
+use crate::model::{AuthMethod, ExternalAuth, Record, Timestamp};
 use crate::oauth2::{self, AuthUser, FetchError, OAuth2Token, Provider};
 use crate::ports::StoreError;
-use crate::random::{self, ALNUM};
-use crate::validate::{self, cast_bool, cast_string};
+use crate::validate::{self, cast_string};
 
-use super::{finish_auth, method, AuthOutcome, Ctx};
+use super::auth::{self, Factor};
+use super::records::{self, Hardening, HardeningSteps};
+use super::sign_up::{self, NewPassword, CREATE_FAILED};
+use super::{finish_auth, AuthOutcome, Ctx};
 
 /// The request body. `redirectUrl` is PocketBase's deprecated spelling.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct AuthWithOAuth2Input {
     pub provider: String,
-    pub code: String,
+    pub code: Credential,
     #[serde(rename = "codeVerifier")]
-    pub code_verifier: String,
+    pub code_verifier: Credential,
     #[serde(rename = "redirectURL")]
     pub redirect_url: String,
     #[serde(rename = "redirectUrl")]
@@ -58,13 +61,8 @@ impl fmt::Debug for AuthWithOAuth2Input {
 }
 
 const LOAD_FAILED: &str = "An error occurred while loading the submitted data.";
-const CREATE_FAILED: &str = "Failed to create record.";
 /// PocketBase's answer when linking or updating the record fails.
 const AUTH_FAILED: &str = "Failed to authenticate.";
-
-/// Length of the random password given to OAuth2-created and hijack-reset
-/// records (PocketBase's `SetRandomPassword`).
-const RANDOM_PASSWORD_LEN: usize = 30;
 
 /// Whether `url` may receive the authorization code. **Authgate:** exact
 /// match against the collection's `redirectURLs`; without a list, the app
@@ -125,20 +123,10 @@ fn validate_input(
     }
 }
 
-/// 403 unless the collection allows OAuth2 (checked before the body is
-/// read, as PocketBase does).
-pub fn ensure_enabled(collection: &Collection) -> Result<()> {
-    if collection.oauth2.enabled {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "The collection is not configured to allow OAuth2 authentication.".into(),
-        ))
-    }
-}
-
 /// Exchanges the code, finds or creates the linked record, and completes the
-/// login (or starts MFA) with PocketBase's `meta`.
+/// login (or starts MFA) with PocketBase's `meta`. The collection must allow
+/// OAuth2 (`guards`); `authorization` is the raw header, `mfa_id` the
+/// query's.
 pub async fn auth_with_oauth2(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -148,7 +136,6 @@ pub async fn auth_with_oauth2(
     mfa_id: Option<&str>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    ensure_enabled(collection)?;
     let redirect_url = if input.redirect_url.is_empty() {
         input.redirect_url_legacy.as_str()
     } else {
@@ -166,8 +153,8 @@ pub async fn auth_with_oauth2(
     let fetched = oauth2::fetch_user(
         client,
         &provider,
-        &input.code,
-        &input.code_verifier,
+        input.code.expose(),
+        input.code_verifier.expose(),
         redirect_url,
         now,
     )
@@ -195,17 +182,12 @@ pub async fn auth_with_oauth2(
     )
     .await?;
     let meta = meta(&user, &token, is_new, now);
-    let mfa_id = mfa_id.or(Some(input.mfa_id.as_str()).filter(|s| !s.is_empty()));
-    finish_auth(
-        ctx,
-        collection,
-        &record,
-        method::OAUTH2,
-        mfa_id,
-        Some(meta),
-        now,
-    )
-    .await
+    let factor = Factor {
+        method: AuthMethod::OAuth2,
+        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        meta: Some(meta),
+    };
+    finish_auth(ctx, collection, &record, factor, now).await
 }
 
 /// PocketBase's `meta`: the provider's user and tokens, plus `isNew`.
@@ -249,8 +231,8 @@ async fn logged_in_record(
     if authorization.is_none_or(|h| h.trim().is_empty()) {
         return Ok(None);
     }
-    match super::authenticate(ctx, cfg, authorization, now).await {
-        Ok((c, record, _)) if c.id == collection.id => Ok(Some(record)),
+    match auth::authenticate(ctx, cfg, authorization, now).await {
+        Ok(found) if found.collection.id == collection.id => Ok(Some(found.record)),
         Ok(_) => Ok(None),
         Err(e @ Error::Internal(_)) => Err(e),
         Err(e) => {
@@ -371,17 +353,27 @@ async fn insert_link(
 /// unverified one (unless it is the caller's own logged-in record) gets a
 /// random password and a new token key, revoking whatever its creator set
 /// up; it becomes verified when its email is the provider's verified one.
+/// Its other links were dropped before this login's link was made (see
+/// [`find_or_create`]), so the shared hardening keeps links alone here.
 async fn secure_existing(
     ctx: &Ctx,
     collection: &Collection,
-    mut current: Record,
+    record: Record,
     user: &AuthUser,
     is_logged_in: bool,
     now: Timestamp,
 ) -> Result<Record> {
-    let mut new_hash: Option<String> = None;
-    // A few attempts: another request may update the record in between.
-    for _ in 0..3 {
+    let mut hardening = Hardening::new();
+    let mut current = record;
+    for attempt in records::attempts() {
+        if attempt > 0 {
+            // Another request updated the record in between: start again.
+            current = ctx
+                .store
+                .get_record(&collection.id, &current.id)
+                .await?
+                .ok_or_else(|| Error::bad_request(AUTH_FAILED))?;
+        }
         let reset_password = !is_logged_in && !current.verified;
         let verify = !current.verified
             && user.email_verified
@@ -389,37 +381,15 @@ async fn secure_existing(
         if !reset_password && !verify {
             return Ok(current);
         }
-        let mut next = current.clone();
-        if reset_password {
-            let hash = match &new_hash {
-                Some(h) => h.clone(),
-                None => {
-                    let password = random::string(ctx.rng.as_ref(), RANDOM_PASSWORD_LEN, ALNUM);
-                    let h = ctx.hash_password(&password).await?;
-                    new_hash = Some(h.clone());
-                    h
-                }
-            };
-            next.password_hash = hash;
-            next.token_key = random::secret(ctx.rng.as_ref());
-        }
-        if verify {
-            next.verified = true;
-        }
-        next.version = current.version + 1;
-        next.updated = now;
-        validate::touch_autodates(collection, &mut next.fields, now);
-        let keys = validate::unique_keys(collection, &current);
-        match ctx.store.update_record(&current, &next, &keys, &keys).await {
-            Ok(()) => return Ok(next),
-            Err(StoreError::Stale) => {
-                current = ctx
-                    .store
-                    .get_record(&collection.id, &current.id)
-                    .await?
-                    .ok_or_else(|| Error::bad_request(AUTH_FAILED))?;
-            }
-            Err(e) => return Err(e.into()),
+        let mut new = records::next_version(collection, &current, now);
+        new.verified |= verify;
+        let steps = HardeningSteps {
+            reset_password,
+            drop_links: false,
+        };
+        hardening.apply(ctx, &current, &mut new, steps).await?;
+        if records::write(ctx, collection, &current, &new, None).await? {
+            return Ok(new);
         }
     }
     // Concurrent requests on the same record, not a server fault: 400 as
@@ -428,11 +398,12 @@ async fn secure_existing(
     Err(Error::bad_request(AUTH_FAILED))
 }
 
-/// Creates the record for a first OAuth2 login, validated like sign-up.
+/// Creates the record for a first OAuth2 login through the sign-up path.
 /// `createData` may set the email, `emailVisibility`, a password (with
-/// `passwordConfirm`) and the collection's own fields; never `verified`,
-/// `tokenKey`, `id` or timestamps. The provider's profile fills the
-/// collection's `mappedFields` that `createData` leaves out.
+/// `passwordConfirm`, as in sign-up; without one the password is random)
+/// and the collection's own fields; never `verified`, `tokenKey`, `id` or
+/// timestamps. The provider's profile fills the collection's `mappedFields`
+/// that `createData` leaves out.
 async fn create_record(
     ctx: &Ctx,
     collection: &Collection,
@@ -441,40 +412,23 @@ async fn create_record(
     now: Timestamp,
 ) -> Result<Record> {
     let mut input = create_data.unwrap_or_default();
-    let mut errors = FieldErrors::new();
-
     let given = input.get("email").map(cast_string).unwrap_or_default();
     let email = if given.trim().is_empty() {
         user.email.clone()
     } else {
         given.trim().to_owned()
     };
-    if email.is_empty() {
-        errors.insert("email".into(), FieldError::required());
-    } else if !email::is_valid(&email) {
-        errors.insert("email".into(), FieldError::is_email());
-    }
-    let email_visibility = input.get("emailVisibility").is_some_and(cast_bool);
-    if input.get("verified").is_some_and(cast_bool) {
-        errors.insert("verified".into(), FieldError::values_mismatch());
-    }
-
-    let password = match input.get("password") {
-        Some(p) => {
-            let password = cast_string(p);
-            let confirm = input
-                .get("passwordConfirm")
-                .map(cast_string)
-                .unwrap_or_default();
-            if let Some(e) = validate::password(&collection.password, &password) {
-                errors.insert("password".into(), e);
-            }
-            if confirm != password {
-                errors.insert("passwordConfirm".into(), FieldError::values_mismatch());
-            }
-            password
+    // PocketBase sets a random password when `createData` has none.
+    let has_password = input
+        .get("password")
+        .map(cast_string)
+        .is_some_and(|p| !p.is_empty());
+    let password = || {
+        if has_password {
+            NewPassword::FromInput
+        } else {
+            NewPassword::Random
         }
-        None => random::string(ctx.rng.as_ref(), RANDOM_PASSWORD_LEN, ALNUM),
     };
 
     let mapped = &collection.oauth2.mapped_fields;
@@ -487,70 +441,50 @@ async fn create_record(
             input.insert(field.clone(), Value::String(value.clone()));
         }
     }
-    // The username is mapped only when it is valid and still free
-    // (PocketBase's rule), so a taken name never blocks the sign-up.
     let username_field = mapped.username.as_str();
-    let mut mapped_username = false;
-    if !username_field.is_empty()
-        && !user.username.is_empty()
-        && !input.contains_key(username_field)
-    {
-        let key = validate::identity_key(collection, username_field, &user.username);
-        let unique = collection
-            .unique_fields
-            .iter()
-            .any(|u| u.name == username_field);
-        let taken = unique
-            && ctx
-                .store
-                .find_record_by_unique(&collection.id, &key)
-                .await?
-                .is_some();
-        if !taken {
-            input.insert(
-                username_field.to_owned(),
-                Value::String(user.username.clone()),
-            );
-            mapped_username = true;
-        }
-    }
+    let mapped_username = map_username(ctx, collection, user, &mut input).await?;
 
-    let mut field_errors = FieldErrors::new();
-    let mut fields = validate::new_record_fields(collection, &input, now, &mut field_errors);
-    if mapped_username && field_errors.contains_key(username_field) {
+    let (mut draft, mut errors) = sign_up::check(ctx, collection, &input, &email, password(), now);
+    // A mapped username the field's rules refuse is left out instead
+    // (PocketBase's rule), so it never blocks the sign-up.
+    if mapped_username && errors.contains_key(username_field) {
         input.remove(username_field);
-        field_errors.clear();
-        fields = validate::new_record_fields(collection, &input, now, &mut field_errors);
+        (draft, errors) = sign_up::check(ctx, collection, &input, &email, password(), now);
     }
-    errors.extend(field_errors);
     if !errors.is_empty() {
         return Err(Error::validation(CREATE_FAILED, errors));
     }
-
     let verified = user.email_verified && email::fold(&email) == email::fold(&user.email);
-    let record = Record {
-        id: random::record_id(ctx.rng.as_ref()),
-        collection_id: collection.id.clone(),
-        email,
-        email_visibility,
-        verified,
-        password_hash: ctx.hash_password(&password).await?,
-        token_key: random::secret(ctx.rng.as_ref()),
-        created: now,
-        updated: now,
-        fields,
-        version: 1,
-    };
-    let keys = validate::unique_keys(collection, &record);
-    match ctx.store.insert_record(&record, &keys).await {
-        Ok(()) => Ok(record),
-        Err(StoreError::Conflict { field }) => Err(Error::field(
-            CREATE_FAILED,
-            &field,
-            FieldError::not_unique(),
-        )),
-        Err(e) => Err(e.into()),
+    sign_up::insert(ctx, collection, draft, verified, now).await
+}
+
+/// Puts the provider's username into `input` when the collection maps it,
+/// `createData` does not set it and it is still free (PocketBase's rule,
+/// so a taken name never blocks the sign-up). Says whether it did.
+async fn map_username(
+    ctx: &Ctx,
+    collection: &Collection,
+    user: &AuthUser,
+    input: &mut Map<String, Value>,
+) -> Result<bool> {
+    let field = collection.oauth2.mapped_fields.username.as_str();
+    if field.is_empty() || user.username.is_empty() || input.contains_key(field) {
+        return Ok(false);
     }
+    let unique = collection.unique_fields.iter().any(|u| u.name == field);
+    if unique {
+        let key = validate::identity_key(collection, field, &user.username);
+        if ctx
+            .store
+            .find_record_by_unique(&collection.id, &key)
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+    }
+    input.insert(field.to_owned(), Value::String(user.username.clone()));
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -603,8 +537,8 @@ mod tests {
     fn the_input_debug_output_hides_the_code_and_verifier() {
         let input = AuthWithOAuth2Input {
             provider: "oidc".into(),
-            code: "the-code".into(),
-            code_verifier: "the-verifier".into(),
+            code: Credential::new("the-code"),
+            code_verifier: Credential::new("the-verifier"),
             ..Default::default()
         };
         let dbg = format!("{input:?}");

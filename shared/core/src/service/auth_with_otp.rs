@@ -3,21 +3,35 @@
 use serde::Deserialize;
 
 use crate::config::Collection;
-use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::model::{Otp, Record, Timestamp};
-use crate::ports::StoreError;
-use crate::random;
-use crate::validate::unique_keys;
+use crate::error::{Error, FieldErrors, Result};
+use crate::form::{self, Credential, Errors};
+use crate::model::{AuthMethod, CounterKey, Otp, Record, Timestamp};
 
-use super::request_otp::{code_hash, ensure_enabled};
-use super::{finish_auth, mail_flows, method, AuthOutcome, Ctx};
+use super::auth::{self, Factor};
+use super::records::{self, Hardening, HardeningSteps};
+use super::request_otp::code_hash;
+use super::{finish_auth, AuthOutcome, Ctx};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AuthWithOtpInput {
     pub otp_id: String,
-    pub password: String,
+    /// The code (PocketBase calls it `password`).
+    pub password: Credential,
     pub mfa_id: String,
+}
+
+impl AuthWithOtpInput {
+    pub fn validate(&self) -> FieldErrors {
+        let mut errors = Errors::new();
+        errors
+            .add("otpId", form::required_length(&self.otp_id, 1, 255))
+            .add(
+                "password",
+                form::required_length(self.password.expose(), 1, 71),
+            );
+        errors.into_inner()
+    }
 }
 
 /// Code checks allowed per record and window, right or wrong (PocketBase:
@@ -25,28 +39,14 @@ pub struct AuthWithOtpInput {
 pub const MAX_CHECKS: u32 = 5;
 pub const CHECK_WINDOW_SECS: i64 = 180;
 
-const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
-
 /// One answer for a wrong, unknown, expired, used or foreign OTP, so OTP ids
 /// cannot be probed.
 fn invalid_otp() -> Error {
     Error::bad_request("Invalid or expired OTP.")
 }
 
-fn length(value: &str, max: usize, errors: &mut FieldErrors, field: &str) {
-    if value.is_empty() {
-        errors.insert(field.into(), FieldError::required());
-    } else if value.chars().count() > max {
-        errors.insert(
-            field.into(),
-            FieldError::new(
-                "validation_length_out_of_range",
-                format!("The length must be between 1 and {max}."),
-            ),
-        );
-    }
-}
-
+/// Checks the code (the collection must allow OTP: `guards`) and logs the
+/// OTP's record in, or starts or finishes MFA. `mfa_id` is the query's.
 pub async fn auth_with_otp(
     ctx: &Ctx,
     collection: &Collection,
@@ -54,13 +54,7 @@ pub async fn auth_with_otp(
     mfa_id: Option<&str>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    ensure_enabled(collection)?;
-    let mut errors = FieldErrors::new();
-    length(&input.otp_id, 255, &mut errors, "otpId");
-    length(&input.password, 71, &mut errors, "password");
-    if !errors.is_empty() {
-        return Err(Error::validation(VALIDATION_FAILED, errors));
-    }
+    form::check(input.validate())?;
 
     let otp = ctx
         .store
@@ -75,7 +69,10 @@ pub async fn auth_with_otp(
     // before the record is loaded, keyed by the OTP's `record_id`, so the
     // decoy OTPs of unknown emails (see `request_otp`) run into the same
     // 429 as real ones and cannot be told apart by it.
-    let key = format!("otp:check:{}:{}", collection.id, otp.record_id);
+    let key = CounterKey::OtpCheck {
+        collection_id: &collection.id,
+        record_id: &otp.record_id,
+    };
     if !ctx
         .store
         .hit(&key, MAX_CHECKS, CHECK_WINDOW_SECS, now)
@@ -93,7 +90,7 @@ pub async fn auth_with_otp(
 
     // The conditional delete is the check: of many concurrent uses of one
     // OTP exactly one gets `true`.
-    let hash = code_hash(collection, &otp.id, &input.password);
+    let hash = code_hash(collection, &otp.id, input.password.expose());
     let consumed = ctx
         .store
         .consume_otp(&collection.id, &otp.id, &hash, now)
@@ -103,10 +100,12 @@ pub async fn auth_with_otp(
     };
 
     let record = mark_verified(ctx, collection, record, &otp, now).await;
-    let mfa_id = mfa_id
-        .filter(|s| !s.is_empty())
-        .or(Some(input.mfa_id.as_str()).filter(|s| !s.is_empty()));
-    finish_auth(ctx, collection, &record, method::OTP, mfa_id, None, now).await
+    let factor = Factor {
+        method: AuthMethod::Otp,
+        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        meta: None,
+    };
+    finish_auth(ctx, collection, &record, factor, now).await
 }
 
 /// Expired by the stored expiry or by the collection's current duration,
@@ -116,12 +115,12 @@ fn expired(collection: &Collection, otp: &Otp, now: Timestamp) -> bool {
 }
 
 /// A code that reached the record's own address proves the address: an
-/// unverified record becomes verified. Without MFA the OTP alone is now a
-/// full login, so the password (and with it every earlier token) is replaced
-/// by a random one: whoever signed up with this address before its owner
-/// (pre-account-hijacking) loses access. With or without MFA, OAuth2 links
-/// made while the record was unverified are dropped and its tokens revoked,
-/// so a pre-hijacker's linked identity stops working as well.
+/// unverified record becomes verified, with the shared hardening (OAuth2
+/// links made while it was unverified are dropped, its tokens revoked).
+/// Without MFA the OTP alone is now a full login, so the password (and with
+/// it every earlier token) is replaced by a random one too: whoever signed
+/// up with this address before its owner (pre-account-hijacking) loses
+/// access.
 ///
 /// As in PocketBase, a failed update is logged and the login goes on: the
 /// OTP was valid and is already used up.
@@ -132,94 +131,58 @@ async fn mark_verified(
     otp: &Otp,
     now: Timestamp,
 ) -> Record {
+    let steps = HardeningSteps {
+        reset_password: !collection.mfa.enabled,
+        drop_links: true,
+    };
+    let mut hardening = Hardening::new();
     let mut current = record;
-    let mut links_dropped = false;
-    for attempt in 0..2 {
+    for attempt in records::attempts() {
+        if attempt > 0 {
+            // Lost a race: start again from what is stored now.
+            match ctx.store.get_record(&collection.id, &current.id).await {
+                Ok(Some(fresh)) => current = fresh,
+                Ok(None) => return current,
+                Err(e) => return log_failure(collection, current, otp, &e),
+            }
+        }
         if !needs_verifying(&current, otp) {
             return current;
         }
-        match verify_record(ctx, collection, &current, now, &mut links_dropped).await {
-            Ok(updated) => return updated,
-            Err(UpdateFailure::Stale) if attempt == 0 => {
-                match ctx.store.get_record(&collection.id, &current.id).await {
-                    Ok(Some(fresh)) => current = fresh,
-                    Ok(None) => return current,
-                    Err(err) => {
-                        log_update_failure(collection, &current, otp, &err.to_string());
-                        return current;
-                    }
-                }
-            }
-            Err(err) => {
-                log_update_failure(collection, &current, otp, &err.to_string());
-                return current;
-            }
+        let mut new = records::next_version(collection, &current, now);
+        new.verified = true;
+        if let Err(e) = hardening.apply(ctx, &current, &mut new, steps).await {
+            return log_failure(collection, current, otp, &e);
+        }
+        match records::write(ctx, collection, &current, &new, None).await {
+            Ok(true) => return new,
+            Ok(false) => continue,
+            Err(e) => return log_failure(collection, current, otp, &Error::from(e)),
         }
     }
-    current
+    log_failure(collection, current, otp, &"the record kept changing")
+}
+
+/// Logs why the record could not be marked verified; the login goes on
+/// with the record as it was read.
+fn log_failure(
+    collection: &Collection,
+    record: Record,
+    otp: &Otp,
+    error: &dyn std::fmt::Display,
+) -> Record {
+    tracing::error!(
+        error = %error,
+        collection = %collection.name,
+        record_id = %record.id,
+        otp_id = %otp.id,
+        "failed to mark the record verified after a successful OTP"
+    );
+    record
 }
 
 fn needs_verifying(record: &Record, otp: &Otp) -> bool {
     !record.verified
         && !otp.sent_to.is_empty()
         && crate::email::fold(&otp.sent_to) == crate::email::fold(&record.email)
-}
-
-#[derive(Debug, thiserror::Error)]
-enum UpdateFailure {
-    #[error("record changed concurrently")]
-    Stale,
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Writes `old` as verified. As on every unverified → verified change
-/// (PocketBase), its OAuth2 links are dropped first: whoever created the
-/// account before the owner of the address could have linked their own
-/// OAuth2 identity to it, and that link must not outlive the proof. Dropping
-/// links also revokes the record's tokens; `links_dropped` carries that over
-/// a retry, where the links are already gone but the token key of the lost
-/// write was never stored.
-async fn verify_record(
-    ctx: &Ctx,
-    collection: &Collection,
-    old: &Record,
-    now: Timestamp,
-    links_dropped: &mut bool,
-) -> Result<Record, UpdateFailure> {
-    let mut new = mail_flows::next_version(collection, old, now);
-    new.verified = true;
-    if !collection.mfa.enabled {
-        let password = random::string(ctx.rng.as_ref(), 40, random::ALNUM);
-        new.password_hash = ctx
-            .hash_password(&password)
-            .await
-            .map_err(|e| UpdateFailure::Other(e.to_string()))?;
-        mail_flows::rotate_token_key(ctx, &mut new);
-    }
-    let key_before = new.token_key.clone();
-    mail_flows::drop_links_on_verified_upgrade(ctx, old, &mut new)
-        .await
-        .map_err(|e| UpdateFailure::Other(format!("dropping OAuth2 links: {e}")))?;
-    if new.token_key != key_before {
-        *links_dropped = true;
-    } else if *links_dropped && new.token_key == old.token_key {
-        mail_flows::rotate_token_key(ctx, &mut new);
-    }
-    let keys = unique_keys(collection, old);
-    match ctx.store.update_record(old, &new, &keys, &keys).await {
-        Ok(()) => Ok(new),
-        Err(StoreError::Stale) => Err(UpdateFailure::Stale),
-        Err(e) => Err(UpdateFailure::Other(e.to_string())),
-    }
-}
-
-fn log_update_failure(collection: &Collection, record: &Record, otp: &Otp, error: &str) {
-    tracing::error!(
-        error,
-        collection = %collection.name,
-        record_id = %record.id,
-        otp_id = %otp.id,
-        "failed to mark the record verified after a successful OTP"
-    );
 }

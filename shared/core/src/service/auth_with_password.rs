@@ -4,47 +4,44 @@ use serde::Deserialize;
 
 use crate::config::Collection;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::model::{Record, Timestamp};
+use crate::form::{self, Credential, Errors};
+use crate::model::{AuthMethod, Record, Timestamp};
 use crate::validate::identity_key;
 
-use super::{finish_auth, method, AuthOutcome, Ctx};
+use super::auth::{self, Factor};
+use super::{finish_auth, AuthOutcome, Ctx};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct AuthWithPasswordInput {
     pub identity: String,
-    pub password: String,
+    pub password: Credential,
     pub identity_field: String,
     pub mfa_id: String,
 }
 
-const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
-
-fn length(value: &str, errors: &mut FieldErrors, field: &str) {
-    if value.is_empty() {
-        errors.insert(field.into(), FieldError::required());
-    } else if value.chars().count() > 255 {
-        errors.insert(
-            field.into(),
-            FieldError::new(
-                "validation_length_out_of_range",
-                "The length must be between 1 and 255.",
-            ),
-        );
+impl AuthWithPasswordInput {
+    pub fn validate(&self, collection: &Collection) -> FieldErrors {
+        let field = &self.identity_field;
+        let known = field.is_empty() || collection.password_auth.identity_fields.contains(field);
+        let mut errors = Errors::new();
+        errors
+            .add("identity", form::required_length(&self.identity, 1, 255))
+            .add(
+                "password",
+                form::required_length(self.password.expose(), 1, 255),
+            )
+            .add(
+                "identityField",
+                (!known)
+                    .then(|| FieldError::new("validation_in_invalid", "Must be a valid value.")),
+            );
+        errors.into_inner()
     }
 }
 
-/// 403 unless the collection allows password logins. Checked before the
-/// body is read, as PocketBase does.
-pub fn ensure_enabled(collection: &Collection) -> Result<()> {
-    if !collection.password_auth.enabled {
-        return Err(Error::Forbidden(
-            "The collection is not configured to allow password authentication.".into(),
-        ));
-    }
-    Ok(())
-}
-
+/// Logs in with an identity and password (the collection must allow
+/// password auth: `guards`). `mfa_id` is the query's.
 pub async fn auth_with_password(
     ctx: &Ctx,
     collection: &Collection,
@@ -52,30 +49,12 @@ pub async fn auth_with_password(
     mfa_id: Option<&str>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
-    ensure_enabled(collection)?;
-    let mut errors = FieldErrors::new();
-    length(&input.identity, &mut errors, "identity");
-    length(&input.password, &mut errors, "password");
-    if !input.identity_field.is_empty()
-        && !collection
-            .password_auth
-            .identity_fields
-            .contains(&input.identity_field)
-    {
-        errors.insert(
-            "identityField".into(),
-            FieldError::new("validation_in_invalid", "Must be a valid value."),
-        );
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(VALIDATION_FAILED, errors));
-    }
-
+    form::check(input.validate(collection))?;
     let record = find_by_identity(ctx, collection, &input.identity, &input.identity_field).await?;
     // Unknown identity and wrong password must be indistinguishable: same
     // work (a real argon2 verify against a dummy hash), same answer.
     if !ctx
-        .verify_password(record.as_ref(), &input.password)
+        .verify_password(record.as_ref(), input.password.expose())
         .await?
     {
         return Err(Error::bad_request("Failed to authenticate."));
@@ -83,17 +62,12 @@ pub async fn auth_with_password(
     let Some(record) = record else {
         return Err(Error::bad_request("Failed to authenticate."));
     };
-    let mfa_id = mfa_id.or(Some(input.mfa_id.as_str()).filter(|s| !s.is_empty()));
-    finish_auth(
-        ctx,
-        collection,
-        &record,
-        method::PASSWORD,
-        mfa_id,
-        None,
-        now,
-    )
-    .await
+    let factor = Factor {
+        method: AuthMethod::Password,
+        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        meta: None,
+    };
+    finish_auth(ctx, collection, &record, factor, now).await
 }
 
 /// Looks an identity up by `identity_field`, or by every identity field with

@@ -5,20 +5,21 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{FieldError, FieldErrors, Result};
+use crate::form::{self, Credential};
 use crate::model::{Record, Timestamp};
-use crate::ports::StoreError;
 use crate::token::{self, TokenKind};
 use crate::validate;
 
-use super::mail_flows::{self, TokenCheck, CONFIRM_ATTEMPTS};
+use super::mail_token::{check_token, keep};
+use super::records::{self, Hardening, HardeningSteps, WriteError};
 use super::Ctx;
 
 /// The request body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ConfirmEmailChangeInput {
-    pub token: String,
-    pub password: String,
+    pub token: Credential,
+    pub password: Credential,
 }
 
 fn email_taken() -> FieldError {
@@ -49,33 +50,24 @@ pub async fn confirm_email_change(
     input: ConfirmEmailChangeInput,
     now: Timestamp,
 ) -> Result<()> {
+    let raw = input.token.expose();
     let mut errors = FieldErrors::new();
-    let mut checked = None;
-    if input.token.is_empty() {
-        errors.insert("token".into(), FieldError::required());
-    } else {
-        match check(ctx, cfg, collection, &input.token, now).await? {
-            Ok(found) => checked = Some(found),
-            Err(e) => {
-                errors.insert("token".into(), e);
-            }
-        }
-    }
-    if input.password.is_empty() {
-        errors.insert("password".into(), FieldError::required());
-    } else if input.password.chars().count() > 100 {
-        errors.insert("password".into(), mail_flows::length_out_of_range(1, 100));
+    let mut checked = match form::required(raw) {
+        Some(e) => keep(&mut errors, "token", Err(e)),
+        None => keep(
+            &mut errors,
+            "token",
+            check(ctx, cfg, collection, raw, now).await?,
+        ),
+    };
+    let password = input.password.expose();
+    if let Some(e) = form::required_length(password, 1, 100) {
+        errors.insert("password".into(), e);
     } else {
         // Without a valid token there is no record to check against:
         // PocketBase reports the password as invalid too.
-        let ok = match &checked {
-            Some((record, _)) => {
-                ctx.verify_password(Some(record.as_ref()), &input.password)
-                    .await?
-            }
-            None => false,
-        };
-        if !ok {
+        let record = checked.as_ref().map(|(record, _)| record);
+        if record.is_none() || !ctx.verify_password(record, password).await? {
             errors.insert(
                 "password".into(),
                 FieldError::new(
@@ -85,42 +77,40 @@ pub async fn confirm_email_change(
             );
         }
     }
-    mail_flows::check_form(errors)?;
-    let Some((mut record, mut new_email)) = checked else {
-        return Err(mail_flows::invalid("token", FieldError::invalid_token()));
-    };
+    form::check(errors)?;
+    let token_error = |e| form::invalid("token", e);
+    if checked.is_none() {
+        return Err(token_error(FieldError::invalid_token()));
+    }
 
-    for attempt in 0..CONFIRM_ATTEMPTS {
-        if attempt > 0 {
-            match check(ctx, cfg, collection, &input.token, now).await? {
-                Ok(found) => (record, new_email) = found,
-                Err(e) => return Err(mail_flows::invalid("token", e)),
-            }
-        }
-        let mut new = mail_flows::next_version(collection, &record, now);
-        new.email = new_email.clone();
+    let steps = HardeningSteps {
+        reset_password: false,
+        drop_links: true,
+    };
+    let mut hardening = Hardening::new();
+    for _ in records::attempts() {
+        // After a lost write, re-check: a rotated key makes the token invalid.
+        let (record, new_email) = match checked.take() {
+            Some(found) => found,
+            None => check(ctx, cfg, collection, raw, now)
+                .await?
+                .map_err(token_error)?,
+        };
+        let mut new = records::next_version(collection, &record, now);
+        new.email = new_email;
         new.verified = true;
-        mail_flows::rotate_token_key(ctx, &mut new);
-        mail_flows::drop_links_on_verified_upgrade(ctx, &record, &mut new).await?;
-        let old_keys = validate::unique_keys(collection, &record);
-        let new_keys = validate::unique_keys(collection, &new);
-        match ctx
-            .store
-            .update_record(&record, &new, &old_keys, &new_keys)
-            .await
-        {
-            Ok(()) => return Ok(()),
+        records::rotate_token_key(ctx, &mut new);
+        hardening.apply(ctx, &record, &mut new, steps).await?;
+        let new_keys = Some(validate::unique_keys(collection, &new));
+        match records::write(ctx, collection, &record, &new, new_keys).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => continue,
             // Someone took the address between our check and our write.
-            Err(StoreError::Conflict { .. }) => {
-                return Err(mail_flows::invalid("token", email_taken()))
-            }
-            // Someone changed the record: re-read and re-check the token
-            // (a rotated key makes it invalid).
-            Err(StoreError::Stale) => continue,
+            Err(WriteError::Conflict { .. }) => return Err(token_error(email_taken())),
             Err(e) => return Err(e.into()),
         }
     }
-    Err(mail_flows::invalid("token", FieldError::invalid_token()))
+    Err(token_error(FieldError::invalid_token()))
 }
 
 /// The token's record and new address, or the `token` field error.
@@ -130,7 +120,7 @@ async fn check(
     collection: &Collection,
     raw: &str,
     now: Timestamp,
-) -> Result<Result<(Box<Record>, String), FieldError>> {
+) -> Result<Result<(Record, String), FieldError>> {
     // Checked on the unverified claims first, as PocketBase does.
     let has_new_email = token::peek(raw)
         .and_then(|c| c.new_email)
@@ -142,14 +132,12 @@ async fn check(
         )));
     }
     let (record, claims) =
-        match mail_flows::check_token(ctx, cfg, collection, raw, TokenKind::EmailChange, now)
-            .await?
-        {
-            TokenCheck::Valid(record, claims) => (record, claims),
-            TokenCheck::Invalid(e) => return Ok(Err(e)),
+        match check_token(ctx, cfg, collection, raw, TokenKind::EmailChange, now).await? {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
         };
     let new_email = claims.new_email.unwrap_or_default();
-    if mail_flows::find_by_email(ctx, collection, &new_email)
+    if records::find_by_email(ctx, collection, &new_email)
         .await?
         .is_some()
     {

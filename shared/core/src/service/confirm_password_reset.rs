@@ -5,21 +5,42 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{Error, FieldError, FieldErrors, Result};
+use crate::form::{self, Credential, Errors};
 use crate::model::Timestamp;
-use crate::ports::StoreError;
 use crate::token::TokenKind;
 use crate::validate;
 
-use super::mail_flows::{self, TokenCheck, CONFIRM_ATTEMPTS};
+use super::mail_token::{check_token, keep, TokenCheck};
+use super::records::{self, Hardening, HardeningSteps};
 use super::Ctx;
 
 /// The request body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ConfirmPasswordResetInput {
-    pub token: String,
-    pub password: String,
-    pub password_confirm: String,
+    pub token: Credential,
+    pub password: Credential,
+    pub password_confirm: Credential,
+}
+
+impl ConfirmPasswordResetInput {
+    /// The form's own rules (the token is checked against the store apart).
+    /// The form checks the length only; the password field's own max and
+    /// pattern come after, as PocketBase's save does.
+    pub fn validate(&self, collection: &Collection) -> FieldErrors {
+        let password = self.password.expose();
+        let confirm = self.password_confirm.expose();
+        let mismatch =
+            (!confirm.is_empty() && confirm != password).then(FieldError::values_mismatch);
+        let mut errors = Errors::new();
+        errors
+            .add(
+                "password",
+                form::required_length(password, collection.password.min.max(1), 255),
+            )
+            .add("passwordConfirm", form::required(confirm).or(mismatch));
+        errors.into_inner()
+    }
 }
 
 /// Sets the new password and rotates the record's `tokenKey`, which revokes
@@ -45,81 +66,60 @@ pub async fn confirm_password_reset(
     now: Timestamp,
 ) -> Result<()> {
     let mut errors = FieldErrors::new();
-    let mut checked = None;
-    if input.token.is_empty() {
-        errors.insert("token".into(), FieldError::required());
-    } else {
-        match mail_flows::check_token(
-            ctx,
-            cfg,
-            collection,
-            &input.token,
-            TokenKind::PasswordReset,
-            now,
-        )
-        .await?
-        {
-            TokenCheck::Valid(record, claims) => checked = Some((record, claims)),
-            TokenCheck::Invalid(e) => {
-                errors.insert("token".into(), e);
-            }
-        }
-    }
-    // The form checks the length only; the password field's own max and
-    // pattern come after, as PocketBase's save does.
-    let min = collection.password.min.max(1);
-    let len = input.password.chars().count();
-    if input.password.is_empty() {
-        errors.insert("password".into(), FieldError::required());
-    } else if len < min || len > 255 {
-        errors.insert("password".into(), mail_flows::length_out_of_range(min, 255));
-    }
-    if input.password_confirm.is_empty() {
-        errors.insert("passwordConfirm".into(), FieldError::required());
-    } else if input.password_confirm != input.password {
-        errors.insert("passwordConfirm".into(), FieldError::values_mismatch());
-    }
-    mail_flows::check_form(errors)?;
-    let invalid_token = || mail_flows::invalid("token", FieldError::invalid_token());
-    let Some((mut record, mut claims)) = checked else {
-        return Err(invalid_token());
+    let mut checked = match form::required(input.token.expose()) {
+        Some(e) => keep(&mut errors, "token", Err(e)),
+        None => keep(
+            &mut errors,
+            "token",
+            check(ctx, cfg, collection, &input, now).await?,
+        ),
     };
-    if let Some(e) = validate::password(&collection.password, &input.password) {
+    errors.extend(input.validate(collection));
+    form::check(errors)?;
+    let invalid_token = || form::invalid("token", FieldError::invalid_token());
+    if checked.is_none() {
+        return Err(invalid_token());
+    }
+    if let Some(e) = validate::password(&collection.password, input.password.expose()) {
         return Err(Error::field("Failed to set new password.", "password", e));
     }
 
-    let hash = ctx.hash_password(&input.password).await?;
-    for attempt in 0..CONFIRM_ATTEMPTS {
-        if attempt > 0 {
-            match mail_flows::check_token(
-                ctx,
-                cfg,
-                collection,
-                &input.token,
-                TokenKind::PasswordReset,
-                now,
-            )
-            .await?
-            {
-                TokenCheck::Valid(r, c) => (record, claims) = (r, c),
-                TokenCheck::Invalid(_) => return Err(invalid_token()),
-            }
-        }
-        let mut new = mail_flows::next_version(collection, &record, now);
+    let hash = ctx.hash_password(input.password.expose()).await?;
+    let steps = HardeningSteps {
+        reset_password: false,
+        drop_links: true,
+    };
+    let mut hardening = Hardening::new();
+    for _ in records::attempts() {
+        // After a lost write, re-check: if the winner rotated the key, the
+        // token is no longer valid.
+        let (record, claims) = match checked.take() {
+            Some(found) => found,
+            None => check(ctx, cfg, collection, &input, now)
+                .await?
+                .map_err(|_| invalid_token())?,
+        };
+        let mut new = records::next_version(collection, &record, now);
         new.password_hash = hash.clone();
-        mail_flows::rotate_token_key(ctx, &mut new);
+        records::rotate_token_key(ctx, &mut new);
         if !record.verified && claims.email.as_deref() == Some(record.email.as_str()) {
             new.verified = true;
         }
-        mail_flows::drop_links_on_verified_upgrade(ctx, &record, &mut new).await?;
-        let keys = validate::unique_keys(collection, &record);
-        match ctx.store.update_record(&record, &new, &keys, &keys).await {
-            Ok(()) => return Ok(()),
-            // Lost the race: re-read; if the winner rotated the key, the
-            // re-check above turns this into an invalid token.
-            Err(StoreError::Stale) => continue,
-            Err(e) => return Err(e.into()),
+        hardening.apply(ctx, &record, &mut new, steps).await?;
+        if records::write(ctx, collection, &record, &new, None).await? {
+            return Ok(());
         }
     }
     Err(invalid_token())
+}
+
+async fn check(
+    ctx: &Ctx,
+    cfg: &AppConfig,
+    collection: &Collection,
+    input: &ConfirmPasswordResetInput,
+    now: Timestamp,
+) -> Result<TokenCheck> {
+    let raw = input.token.expose();
+    check_token(ctx, cfg, collection, raw, TokenKind::PasswordReset, now).await
 }

@@ -5,24 +5,27 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{FieldError, Result};
+use crate::form::{self, Credential};
 use crate::model::{Record, Timestamp};
-use crate::ports::StoreError;
 use crate::token::{self, TokenKind};
-use crate::validate;
 
-use super::mail_flows::{self, TokenCheck, CONFIRM_ATTEMPTS};
+use super::mail_token::check_token;
+use super::records::{self, Hardening, HardeningSteps};
 use super::Ctx;
 
 /// The request body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ConfirmVerificationInput {
-    pub token: String,
+    pub token: Credential,
 }
 
 /// Verifies the token's record. A verification token is not single use
 /// (the `tokenKey` does not change), so confirming again while the record is
-/// still verified answers 204 again, as PocketBase does.
+/// still verified answers 204 again, as PocketBase does. When password auth
+/// is off, the password is replaced too (PocketBase's pre-hijack guard:
+/// whoever set a password on this address before it was proven must not be
+/// able to use it if password auth is turned on later).
 ///
 /// `token` errors, in PocketBase's order: `validation_required`,
 /// `validation_invalid_token_claims` (no `email` claim, e.g. another token
@@ -36,37 +39,30 @@ pub async fn confirm_verification(
     input: ConfirmVerificationInput,
     now: Timestamp,
 ) -> Result<()> {
-    if input.token.is_empty() {
-        return Err(mail_flows::invalid("token", FieldError::required()));
+    let token_error = |e| form::invalid("token", e);
+    if let Some(e) = form::required(input.token.expose()) {
+        return Err(token_error(e));
     }
-    for _ in 0..CONFIRM_ATTEMPTS {
-        let record = match check(ctx, cfg, collection, &input.token, now).await? {
-            Ok(record) => record,
-            Err(e) => return Err(mail_flows::invalid("token", e)),
-        };
+    let steps = HardeningSteps {
+        reset_password: !collection.password_auth.enabled,
+        drop_links: true,
+    };
+    let mut hardening = Hardening::new();
+    for _ in records::attempts() {
+        let record = check(ctx, cfg, collection, input.token.expose(), now)
+            .await?
+            .map_err(token_error)?;
         if record.verified {
             return Ok(());
         }
-        let mut new = mail_flows::next_version(collection, &record, now);
+        let mut new = records::next_version(collection, &record, now);
         new.verified = true;
-        if !collection.password_auth.enabled {
-            // PocketBase's pre-hijack guard: whoever set a password on this
-            // address before it was proven must not be able to use it if
-            // password auth is turned on later.
-            let password = crate::random::secret(ctx.rng.as_ref());
-            new.password_hash = ctx.hash_password(&password).await?;
-            mail_flows::rotate_token_key(ctx, &mut new);
-        }
-        mail_flows::drop_links_on_verified_upgrade(ctx, &record, &mut new).await?;
-        let keys = validate::unique_keys(collection, &record);
-        match ctx.store.update_record(&record, &new, &keys, &keys).await {
-            Ok(()) => return Ok(()),
-            // Someone else changed the record: read it again and re-check.
-            Err(StoreError::Stale) => continue,
-            Err(e) => return Err(e.into()),
+        hardening.apply(ctx, &record, &mut new, steps).await?;
+        if records::write(ctx, collection, &record, &new, None).await? {
+            return Ok(());
         }
     }
-    Err(mail_flows::invalid("token", FieldError::invalid_token()))
+    Err(token_error(FieldError::invalid_token()))
 }
 
 /// The token's record, or the `token` field error.
@@ -87,16 +83,18 @@ async fn check(
             "Missing email token claim.",
         )));
     }
-    match mail_flows::check_token(ctx, cfg, collection, raw, TokenKind::Verification, now).await? {
-        TokenCheck::Invalid(e) => Ok(Err(e)),
-        // The link verifies the address it was sent to, not whatever the
-        // record's address is now.
-        TokenCheck::Valid(record, claims) if claims.email.as_deref() != Some(&record.email) => {
-            Ok(Err(FieldError::new(
-                "validation_token_email_mismatch",
-                "The record email doesn't match with the requested token claims.",
-            )))
-        }
-        TokenCheck::Valid(record, _) => Ok(Ok(*record)),
-    }
+    Ok(
+        match check_token(ctx, cfg, collection, raw, TokenKind::Verification, now).await? {
+            Err(e) => Err(e),
+            // The link verifies the address it was sent to, not whatever the
+            // record's address is now.
+            Ok((record, claims)) if claims.email.as_deref() != Some(&record.email) => {
+                Err(FieldError::new(
+                    "validation_token_email_mismatch",
+                    "The record email doesn't match with the requested token claims.",
+                ))
+            }
+            Ok((record, _)) => Ok(record),
+        },
+    )
 }

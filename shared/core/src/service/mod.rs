@@ -1,16 +1,25 @@
-//! One module per endpoint. Each reads like PocketBase's handlers: find the
-//! collection → check the method is enabled → validate input → look up the
-//! record → answer. Handlers in the HTTP layer only translate.
+//! One module per endpoint, plus the steps they share. Each endpoint reads
+//! like PocketBase's handlers: the collection and its method switch are
+//! checked first ([`guards`], run by the HTTP layer before the body is
+//! read) → the form validates → the record is looked up → answer.
+//!
+//! Shared steps: [`auth`] (finishing a login, MFA, reading auth tokens),
+//! [`records`] (optimistic updates with retry, the unverified → verified
+//! hardening), [`sign_up`] (creating records), [`mail_delivery`] and
+//! [`mail_token`] (the mail flows' sending and token checks).
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
-
-use crate::config::{AppConfig, Collection, CollectionKind};
-use crate::error::{Error, Result};
-use crate::model::{MfaSession, Record, Timestamp};
+use crate::error::Result;
+use crate::model::Record;
 use crate::ports::{Clock, Mailer, Random, Store};
-use crate::token::{self, TokenKind};
+
+pub mod auth;
+pub mod guards;
+pub mod mail_delivery;
+pub mod mail_token;
+pub mod records;
+pub mod sign_up;
 
 pub mod auth_methods;
 pub mod auth_refresh;
@@ -20,12 +29,14 @@ pub mod auth_with_password;
 pub mod confirm_email_change;
 pub mod confirm_password_reset;
 pub mod confirm_verification;
-pub mod mail_flows;
 pub mod records_create;
 pub mod request_email_change;
 pub mod request_otp;
 pub mod request_password_reset;
 pub mod request_verification;
+
+pub use auth::{authenticate, finish_auth, record_json, AuthOutcome};
+pub use guards::auth_collection;
 
 /// Everything a service needs from outside: stores, mail, time, randomness.
 /// Built once per process (per Lambda cold start).
@@ -94,170 +105,4 @@ fn salt(rng: &dyn Random) -> [u8; 16] {
     let mut s = [0u8; 16];
     rng.fill(&mut s);
     s
-}
-
-/// Finds an auth collection by id or name; 404s otherwise (PocketBase's
-/// messages: this check comes before anything else).
-pub fn auth_collection<'a>(cfg: &'a AppConfig, id_or_name: &str) -> Result<&'a Collection> {
-    let c = cfg
-        .collection(id_or_name)
-        .ok_or_else(Error::missing_collection)?;
-    if c.kind != CollectionKind::Auth {
-        return Err(Error::missing_auth_collection());
-    }
-    Ok(c)
-}
-
-/// A record as clients see it. `password` and `tokenKey` never leave the
-/// server; `email` only when `show_email` (the owner) or `emailVisibility`.
-pub fn record_json(collection: &Collection, record: &Record, show_email: bool) -> Value {
-    let mut m = Map::new();
-    m.insert("collectionId".into(), Value::String(collection.id.clone()));
-    m.insert(
-        "collectionName".into(),
-        Value::String(collection.name.clone()),
-    );
-    m.insert("id".into(), Value::String(record.id.clone()));
-    if show_email || record.email_visibility {
-        m.insert("email".into(), Value::String(record.email.clone()));
-    }
-    m.insert(
-        "emailVisibility".into(),
-        Value::Bool(record.email_visibility),
-    );
-    m.insert("verified".into(), Value::Bool(record.verified));
-    for f in &collection.fields {
-        if f.hidden {
-            continue;
-        }
-        if let Some(v) = record.fields.get(&f.name) {
-            m.insert(f.name.clone(), v.clone());
-        }
-    }
-    m.entry("created")
-        .or_insert_with(|| Value::String(record.created.to_pocketbase()));
-    m.entry("updated")
-        .or_insert_with(|| Value::String(record.updated.to_pocketbase()));
-    Value::Object(m)
-}
-
-/// The result of a successful factor.
-#[derive(Debug)]
-pub enum AuthOutcome {
-    /// `200 {token, record, meta?}`
-    Authenticated {
-        token: String,
-        record: Value,
-        meta: Option<Value>,
-    },
-    /// `401 {"mfaId": …}`: a second, different factor is required.
-    MfaRequired { mfa_id: String },
-}
-
-/// The auth method names PocketBase records in MFA sessions.
-pub mod method {
-    pub const PASSWORD: &str = "password";
-    pub const OTP: &str = "otp";
-    pub const OAUTH2: &str = "oauth2";
-}
-
-/// Completes a login after one factor succeeded: starts or finishes MFA
-/// when the collection wants it, else issues the auth token.
-pub async fn finish_auth(
-    ctx: &Ctx,
-    collection: &Collection,
-    record: &Record,
-    auth_method: &str,
-    mfa_id: Option<&str>,
-    meta: Option<Value>,
-    now: Timestamp,
-) -> Result<AuthOutcome> {
-    if collection.mfa.enabled {
-        match mfa_id.filter(|id| !id.is_empty()) {
-            None => {
-                let session = MfaSession {
-                    id: crate::random::record_id(ctx.rng.as_ref()),
-                    collection_id: collection.id.clone(),
-                    record_id: record.id.clone(),
-                    method: auth_method.to_owned(),
-                    created: now,
-                    expires_at: now.plus_secs(collection.mfa.duration),
-                };
-                ctx.store.insert_mfa(&session).await?;
-                return Ok(AuthOutcome::MfaRequired { mfa_id: session.id });
-            }
-            Some(id) => {
-                let invalid = || Error::bad_request("Invalid or expired MFA session.");
-                if !crate::model::is_plausible_id(id) {
-                    return Err(invalid());
-                }
-                let session = ctx
-                    .store
-                    .get_mfa(&collection.id, id)
-                    .await?
-                    .ok_or_else(invalid)?;
-                // A shortened `mfa.duration` applies to live sessions too (PocketBase
-                // checks `created + duration`).
-                let expired = session.expires_at <= now
-                    || session.created.plus_secs(collection.mfa.duration) <= now;
-                if session.record_id != record.id || expired {
-                    return Err(invalid());
-                }
-                if session.method == auth_method {
-                    return Err(Error::bad_request(
-                        "A different authentication method is required.",
-                    ));
-                }
-                // Single use even when two second factors race.
-                if !ctx
-                    .store
-                    .consume_mfa(&collection.id, id, &record.id, now)
-                    .await?
-                {
-                    return Err(invalid());
-                }
-            }
-        }
-    }
-    let token = token::issue(collection, record, TokenKind::Auth, now, Default::default())?;
-    Ok(AuthOutcome::Authenticated {
-        token,
-        record: record_json(collection, record, true),
-        meta,
-    })
-}
-
-/// Resolves an `Authorization` header value (raw JWT or `Bearer <jwt>`) to
-/// the collection and record it authenticates. Any failure is the same 401.
-pub async fn authenticate<'a>(
-    ctx: &Ctx,
-    cfg: &'a AppConfig,
-    header: Option<&str>,
-    now: Timestamp,
-) -> Result<(&'a Collection, Record, token::Claims)> {
-    let raw = header.map(str::trim).unwrap_or_default();
-    let raw = raw
-        .strip_prefix("Bearer ")
-        .or_else(|| raw.strip_prefix("bearer "))
-        .unwrap_or(raw)
-        .trim();
-    if raw.is_empty() {
-        return Err(Error::invalid_auth_token());
-    }
-    let claims = token::peek(raw).ok_or_else(Error::invalid_auth_token)?;
-    if claims.kind != TokenKind::Auth.as_str() || !crate::model::is_plausible_id(&claims.id) {
-        return Err(Error::invalid_auth_token());
-    }
-    let collection = cfg
-        .collection_by_id(&claims.collection_id)
-        .filter(|c| c.kind == CollectionKind::Auth)
-        .ok_or_else(Error::invalid_auth_token)?;
-    let record = ctx
-        .store
-        .get_record(&collection.id, &claims.id)
-        .await?
-        .ok_or_else(Error::invalid_auth_token)?;
-    let claims = token::verify(collection, &record, raw, TokenKind::Auth, now)
-        .ok_or_else(Error::invalid_auth_token)?;
-    Ok((collection, record, claims))
 }

@@ -9,14 +9,14 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Collection, Meta};
-use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::mail::{self, Placeholders};
-use crate::model::{Otp, Record, Timestamp};
+use crate::config::{AppConfig, Collection};
+use crate::error::Result;
+use crate::form::{self, Email};
+use crate::mail::Placeholders;
+use crate::model::{CounterKey, MailFlow, Otp, Record, Timestamp};
 use crate::random;
-use crate::validate::identity_key;
 
-use super::Ctx;
+use super::{mail_delivery, records, Ctx};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -27,20 +27,6 @@ pub struct RequestOtpInput {
 /// Live OTPs a record may have at once (PocketBase: 9). Further requests in
 /// the window answer like any other request but issue nothing.
 pub const MAX_LIVE_OTPS: u32 = 9;
-
-const VALIDATION_FAILED: &str = "An error occurred while validating the submitted data.";
-
-/// 403 unless the collection allows OTP logins. Both OTP endpoints check
-/// this before reading the body, as PocketBase does.
-pub fn ensure_enabled(collection: &Collection) -> Result<()> {
-    if collection.otp.enabled {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(
-            "The collection is not configured to allow OTP authentication.".into(),
-        ))
-    }
-}
 
 /// The stored form of an OTP code: SHA-256 over the collection's auth-token
 /// secret, the OTP id and the code. The secret makes a leaked table useless
@@ -87,35 +73,14 @@ fn decoy_code_hash(ctx: &Ctx) -> String {
 /// sent; over the live-OTP limit nothing is stored and the id is a fake.
 pub async fn request_otp(
     ctx: &Ctx,
-    meta: &Meta,
+    cfg: &AppConfig,
     collection: &Collection,
     input: RequestOtpInput,
     now: Timestamp,
 ) -> Result<String> {
-    ensure_enabled(collection)?;
-    let email = input.email.trim();
-    let mut errors = FieldErrors::new();
-    if email.is_empty() {
-        errors.insert("email".into(), FieldError::required());
-    } else if email.chars().count() > 255 {
-        errors.insert(
-            "email".into(),
-            FieldError::new(
-                "validation_length_out_of_range",
-                "The length must be between 1 and 255.",
-            ),
-        );
-    } else if !crate::email::is_valid(email) {
-        errors.insert("email".into(), FieldError::is_email());
-    }
-    if !errors.is_empty() {
-        return Err(Error::validation(VALIDATION_FAILED, errors));
-    }
-
-    let record = ctx
-        .store
-        .find_record_by_unique(&collection.id, &identity_key(collection, "email", email))
-        .await?;
+    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let email = email.as_str();
+    let record = records::find_by_email(ctx, collection, email).await?;
 
     // Id, code and hash are made before we know whether they will be used,
     // so every branch below starts from the same work.
@@ -141,7 +106,10 @@ pub async fn request_otp(
     // store and mail nothing; answering differently would tell an attacker
     // the address has an account. Decoys have the same limit, so the 10th
     // id is a bare fake for unknown addresses too.
-    let key = format!("otp:issue:{}:{}", collection.id, record_id);
+    let key = CounterKey::OtpIssue {
+        collection_id: &collection.id,
+        record_id: &record_id,
+    };
     if !ctx
         .store
         .hit(&key, MAX_LIVE_OTPS, collection.otp.duration, now)
@@ -169,7 +137,7 @@ pub async fn request_otp(
     };
     ctx.store.insert_otp(&otp).await?;
     match record {
-        Some(record) => send_mail(ctx, meta, collection, &record, &otp, &code, now).await?,
+        Some(record) => send_mail(ctx, cfg, collection, &record, &otp, &code, now).await?,
         None => stand_in_work(ctx, &code).await?,
     }
     Ok(otp.id)
@@ -180,7 +148,7 @@ pub async fn request_otp(
 /// accounts (PocketBase likewise sends in the background and never reports).
 async fn send_mail(
     ctx: &Ctx,
-    meta: &Meta,
+    cfg: &AppConfig,
     collection: &Collection,
     record: &Record,
     otp: &Otp,
@@ -192,23 +160,16 @@ async fn send_mail(
         otp_id: Some(&otp.id),
         ..Default::default()
     };
-    let message = mail::render(
-        meta,
+    let message = mail_delivery::render(
+        cfg,
         collection,
-        &collection.otp.email_template,
+        MailFlow::Otp,
         record,
         &record.email,
         &placeholders,
-        "otp",
     );
-    if let Err(err) = ctx.mailer.send(&message).await {
-        tracing::error!(
-            error = %err,
-            collection = %collection.name,
-            record_id = %record.id,
-            otp_id = %otp.id,
-            "failed to send the OTP mail; OTP withdrawn"
-        );
+    if !mail_delivery::send_logged(ctx, record, &message).await {
+        tracing::warn!(otp_id = %otp.id, "OTP withdrawn after a failed send");
         ctx.store
             .consume_otp(&otp.collection_id, &otp.id, &otp.code_hash, now)
             .await?;

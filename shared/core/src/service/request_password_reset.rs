@@ -3,12 +3,12 @@
 use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
-use crate::error::{Error, Result};
-use crate::model::Timestamp;
-use crate::token::{Extra, TokenKind};
+use crate::error::Result;
+use crate::form::{self, Email};
+use crate::model::{MailFlow, Timestamp};
 
-use super::mail_flows::{self, kind};
-use super::Ctx;
+use super::mail_delivery::{self, LinkMail};
+use super::{records, Ctx};
 
 /// The request body.
 #[derive(Debug, Default, Deserialize)]
@@ -17,7 +17,8 @@ pub struct RequestPasswordResetInput {
     pub email: String,
 }
 
-/// Sends a reset mail to the record with this email.
+/// Sends a reset mail to the record with this email (the collection must
+/// allow password auth: `guards::Requirement::PasswordReset`).
 ///
 /// The answer is the same `Ok(())` (204) for an unknown address, a throttled
 /// resend and a failed send, so it tells nothing about which addresses have
@@ -29,43 +30,10 @@ pub async fn request_password_reset(
     input: RequestPasswordResetInput,
     now: Timestamp,
 ) -> Result<()> {
-    ensure_enabled(collection)?;
-    let email = input.email.trim();
-    if let Some(e) = mail_flows::check_email(email) {
-        return Err(mail_flows::invalid("email", e));
-    }
-    let Some(record) = mail_flows::find_by_email(ctx, collection, email).await? else {
+    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
         return Ok(());
     };
-    if !mail_flows::resend_allowed(ctx, kind::PASSWORD_RESET, collection, &record, now).await? {
-        return Ok(());
-    }
-    mail_flows::send_token_mail(
-        ctx,
-        cfg,
-        collection,
-        &record,
-        TokenKind::PasswordReset,
-        Extra {
-            email: Some(record.email.clone()),
-            new_email: None,
-        },
-        &collection.reset_password_template,
-        &record.email,
-        kind::PASSWORD_RESET,
-        now,
-    )
-    .await?;
-    Ok(())
-}
-
-/// 400 unless the collection allows password logins (PocketBase answers 400
-/// here, not the 403 of auth-with-password). Checked before the body is read.
-pub fn ensure_enabled(collection: &Collection) -> Result<()> {
-    if !collection.password_auth.enabled {
-        return Err(Error::bad_request(
-            "The collection is not configured to allow password authentication.",
-        ));
-    }
-    Ok(())
+    let mail = LinkMail::to_own_address(MailFlow::PasswordReset, &record);
+    mail_delivery::send_throttled(ctx, cfg, collection, mail, now).await
 }

@@ -4,11 +4,11 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::Result;
-use crate::model::Timestamp;
-use crate::token::{Extra, TokenKind};
+use crate::form::{self, Email};
+use crate::model::{MailFlow, Timestamp};
 
-use super::mail_flows::{self, kind};
-use super::Ctx;
+use super::mail_delivery::{self, LinkMail};
+use super::{records, Ctx};
 
 /// The request body.
 #[derive(Debug, Default, Deserialize)]
@@ -30,34 +30,13 @@ pub async fn request_verification(
     input: RequestVerificationInput,
     now: Timestamp,
 ) -> Result<()> {
-    let email = input.email.trim();
-    if let Some(e) = mail_flows::check_email(email) {
-        return Err(mail_flows::invalid("email", e));
-    }
-    let Some(record) = mail_flows::find_by_email(ctx, collection, email).await? else {
+    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
         return Ok(());
     };
     if record.verified {
         return Ok(());
     }
-    if !mail_flows::resend_allowed(ctx, kind::VERIFICATION, collection, &record, now).await? {
-        return Ok(());
-    }
-    mail_flows::send_token_mail(
-        ctx,
-        cfg,
-        collection,
-        &record,
-        TokenKind::Verification,
-        Extra {
-            email: Some(record.email.clone()),
-            new_email: None,
-        },
-        &collection.verification_template,
-        &record.email,
-        kind::VERIFICATION,
-        now,
-    )
-    .await?;
-    Ok(())
+    let mail = LinkMail::to_own_address(MailFlow::Verification, &record);
+    mail_delivery::send_throttled(ctx, cfg, collection, mail, now).await
 }

@@ -1,20 +1,18 @@
-use authgate_core::service::{self, auth_methods as svc};
-use axum::extract::{Path, State};
+use authgate_core::service::auth_methods as svc;
+use axum::extract::State;
 use axum::Json;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::extract::Common;
+use crate::extract::{AuthCollection, Common};
 use crate::fields::project;
 use crate::state::AppState;
 
 pub async fn auth_methods(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
+    route: AuthCollection,
     Common(q): Common,
 ) -> Result<Json<Value>, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    let body = svc::auth_methods(&app.ctx, collection)?;
-    Ok(Json(project(body, q.fields.as_deref())))
+    let body = svc::auth_methods(&app.ctx, route.collection())?;
+    Ok(Json(project(body, q.fields())))
 }

@@ -1,21 +1,18 @@
-use authgate_core::service::{self, auth_refresh as svc};
-use axum::extract::{Path, State};
+use authgate_core::service::auth_refresh as svc;
+use axum::extract::State;
 use axum::response::Response;
 
 use super::auth_response;
 use crate::error::ApiError;
-use crate::extract::{Authorization, Common};
+use crate::extract::{AuthCollection, Caller, Common};
 use crate::state::AppState;
 
 pub async fn auth_refresh(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
+    route: AuthCollection,
     Common(q): Common,
-    Authorization(auth): Authorization,
+    Caller(session): Caller,
 ) -> Result<Response, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    let now = app.ctx.clock.now();
-    let outcome = svc::auth_refresh(&app.ctx, &cfg, collection, auth.as_deref(), now).await?;
-    Ok(auth_response(outcome, q.fields.as_deref()))
+    let outcome = svc::auth_refresh(route.collection(), session, app.now())?;
+    Ok(auth_response(outcome, q.fields()))
 }

@@ -1,23 +1,19 @@
-use authgate_core::service::{self, auth_with_otp as svc, request_otp};
-use axum::extract::{Path, State};
+use authgate_core::service::auth_with_otp as svc;
+use axum::extract::State;
 use axum::response::Response;
 
 use super::auth_response;
 use crate::error::ApiError;
-use crate::extract::{Common, RawBody};
+use crate::extract::{AuthCollection, Common, Form, Otp};
 use crate::state::AppState;
 
 pub async fn auth_with_otp(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
+    route: AuthCollection<Otp>,
     Common(q): Common,
-    body: RawBody,
+    Form(input): Form<svc::AuthWithOtpInput>,
 ) -> Result<Response, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    request_otp::ensure_enabled(collection)?;
-    let input: svc::AuthWithOtpInput = body.parse()?;
-    let now = app.ctx.clock.now();
-    let outcome = svc::auth_with_otp(&app.ctx, collection, input, q.mfa_id.as_deref(), now).await?;
-    Ok(auth_response(outcome, q.fields.as_deref()))
+    let outcome =
+        svc::auth_with_otp(&app.ctx, route.collection(), input, q.mfa_id(), app.now()).await?;
+    Ok(auth_response(outcome, q.fields()))
 }

@@ -1,21 +1,18 @@
-use authgate_core::service::{self, request_email_change as svc};
-use axum::extract::{Path, State};
+use authgate_core::service::request_email_change as svc;
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
-use crate::extract::{Authorization, RawBody};
+use crate::extract::{AuthCollection, Caller, Form};
 use crate::state::AppState;
 
 pub async fn request_email_change(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
-    Authorization(auth): Authorization,
-    body: RawBody,
+    route: AuthCollection,
+    Caller(session): Caller,
+    Form(input): Form<svc::RequestEmailChangeInput>,
 ) -> Result<StatusCode, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    let now = app.ctx.clock.now();
-    let input = body.parse::<svc::RequestEmailChangeInput>();
-    svc::request_email_change(&app.ctx, &cfg, collection, auth.as_deref(), input, now).await?;
+    let (cfg, collection, record) = (route.config(), route.collection(), &session.record);
+    svc::request_email_change(&app.ctx, cfg, collection, record, input, app.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

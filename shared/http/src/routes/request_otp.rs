@@ -1,27 +1,20 @@
-use authgate_core::service::{self, request_otp as svc};
-use axum::extract::{Path, State};
+use authgate_core::service::request_otp as svc;
+use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::extract::{Common, RawBody};
+use crate::extract::{AuthCollection, Common, Form, Otp};
 use crate::fields::project;
 use crate::state::AppState;
 
 pub async fn request_otp(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
+    route: AuthCollection<Otp>,
     Common(q): Common,
-    body: RawBody,
+    Form(input): Form<svc::RequestOtpInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    svc::ensure_enabled(collection)?;
-    let input: svc::RequestOtpInput = body.parse()?;
-    let now = app.ctx.clock.now();
-    let otp_id = svc::request_otp(&app.ctx, &cfg.meta, collection, input, now).await?;
-    Ok(Json(project(
-        json!({ "otpId": otp_id }),
-        q.fields.as_deref(),
-    )))
+    let (cfg, collection) = (route.config(), route.collection());
+    let otp_id = svc::request_otp(&app.ctx, cfg, collection, input, app.now()).await?;
+    Ok(Json(project(json!({ "otpId": otp_id }), q.fields())))
 }

@@ -1,20 +1,17 @@
-use authgate_core::service::{self, request_verification as svc};
-use axum::extract::{Path, State};
+use authgate_core::service::request_verification as svc;
+use axum::extract::State;
 use axum::http::StatusCode;
 
 use crate::error::ApiError;
-use crate::extract::RawBody;
+use crate::extract::{AuthCollection, Form};
 use crate::state::AppState;
 
 pub async fn request_verification(
     State(app): State<AppState>,
-    Path(collection): Path<String>,
-    body: RawBody,
+    route: AuthCollection,
+    Form(input): Form<svc::RequestVerificationInput>,
 ) -> Result<StatusCode, ApiError> {
-    let cfg = app.config().await?;
-    let collection = service::auth_collection(&cfg, &collection)?;
-    let input: svc::RequestVerificationInput = body.parse()?;
-    let now = app.ctx.clock.now();
-    svc::request_verification(&app.ctx, &cfg, collection, input, now).await?;
+    let (cfg, collection) = (route.config(), route.collection());
+    svc::request_verification(&app.ctx, cfg, collection, input, app.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
