@@ -16,7 +16,7 @@ use authgate_core::config::{fill_secrets, AppConfig};
 use authgate_core::ports::Store;
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
-use authgate_http::lambda::BoxError;
+use authgate_http::env::BoxError;
 use authgate_http::AppState;
 use clap::{Parser, Subcommand};
 

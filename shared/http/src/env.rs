@@ -9,8 +9,10 @@ use authgate_adapters::system::{OsRandom, SystemClock};
 use authgate_core::service::Ctx;
 
 use crate::config_source::CachedStoreConfig;
-use crate::lambda::BoxError;
 use crate::state::AppState;
+
+/// Errors of start-up wiring (and of the Lambda runtime it hands over to).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Environment variables read at cold start.
 pub mod vars {

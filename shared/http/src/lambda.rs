@@ -4,7 +4,7 @@ use authgate_core::Error;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub use crate::env::BoxError;
 
 /// The client address API Gateway saw (never a client-supplied header).
 #[derive(Debug, Clone)]
