@@ -74,6 +74,21 @@ impl Errors {
     }
 }
 
+/// The body of the endpoints that take just an address (`request-otp`,
+/// `request-verification`, `request-password-reset`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmailInput {
+    pub email: String,
+}
+
+impl EmailInput {
+    /// The address, or the `email` field error under PocketBase's message.
+    pub fn parse(&self) -> Result<Email> {
+        Email::parse(&self.email).map_err(|e| invalid("email", e))
+    }
+}
+
 /// An email address from a form: trimmed, then PocketBase's
 /// `Required, Length(1, 255), is.EmailFormat`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -111,6 +111,33 @@ fn parse_date(s: &str) -> Option<String> {
     Some(Timestamp(parsed.timestamp_millis()).to_pocketbase())
 }
 
+/// A blank value: an error for a required field, else stored as `zero`.
+fn blank(field: &Field, zero: Value) -> Result<Value, FieldError> {
+    if field.required {
+        Err(FieldError::required())
+    } else {
+        Ok(zero)
+    }
+}
+
+/// Either domain list of an email or url field refusing `domain`.
+fn domain_error(
+    domain: &str,
+    only: &[String],
+    except: &[String],
+    code: &str,
+    what: &str,
+) -> Result<(), FieldError> {
+    if domain_allowed(domain, only, except) {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            code,
+            format!("{what} domain is not allowed."),
+        ))
+    }
+}
+
 /// Validates and casts one field's value. `None` input means "not sent".
 fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError> {
     let v = input.unwrap_or(&Value::Null);
@@ -118,11 +145,7 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
         FieldKind::Text { min, max, pattern } => {
             let s = cast_string(v);
             if s.is_empty() {
-                return if field.required {
-                    Err(FieldError::required())
-                } else {
-                    Ok(Value::String(s))
-                };
+                return blank(field, Value::String(s));
             }
             let len = s.chars().count();
             if len < *min {
@@ -147,22 +170,14 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
         } => {
             let s = cast_string(v).trim().to_owned();
             if s.is_empty() {
-                return if field.required {
-                    Err(FieldError::required())
-                } else {
-                    Ok(Value::String(s))
-                };
+                return blank(field, Value::String(s));
             }
             if !crate::email::is_valid(&s) {
                 return Err(FieldError::is_email());
             }
             let domain = s.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-            if !domain_allowed(domain, only_domains, except_domains) {
-                return Err(FieldError::new(
-                    "validation_email_domain_not_allowed",
-                    "Email domain is not allowed.",
-                ));
-            }
+            let code = "validation_email_domain_not_allowed";
+            domain_error(domain, only_domains, except_domains, code, "Email")?;
             Ok(Value::String(s))
         }
         FieldKind::Url {
@@ -171,11 +186,7 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
         } => {
             let s = cast_string(v).trim().to_owned();
             if s.is_empty() {
-                return if field.required {
-                    Err(FieldError::required())
-                } else {
-                    Ok(Value::String(s))
-                };
+                return blank(field, Value::String(s));
             }
             let Ok(u) = url::Url::parse(&s) else {
                 return Err(FieldError::new("validation_is_url", "Must be a valid url."));
@@ -184,12 +195,8 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
             if host.is_empty() {
                 return Err(FieldError::new("validation_is_url", "Must be a valid url."));
             }
-            if !domain_allowed(host, only_domains, except_domains) {
-                return Err(FieldError::new(
-                    "validation_url_domain_not_allowed",
-                    "Url domain is not allowed.",
-                ));
-            }
+            let code = "validation_url_domain_not_allowed";
+            domain_error(host, only_domains, except_domains, code, "Url")?;
             Ok(Value::String(s))
         }
         FieldKind::Bool => {
@@ -209,11 +216,7 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
             }
             // A zero value is "blank": only `required` applies to it.
             if n == 0.0 {
-                return if field.required {
-                    Err(FieldError::required())
-                } else {
-                    Ok(json!(0))
-                };
+                return blank(field, json!(0));
             }
             if *only_int && n.fract() != 0.0 {
                 return Err(FieldError::new(
@@ -244,11 +247,7 @@ fn field_value(field: &Field, input: Option<&Value>) -> Result<Value, FieldError
         FieldKind::Date => {
             let s = cast_string(v);
             if s.trim().is_empty() {
-                return if field.required {
-                    Err(FieldError::required())
-                } else {
-                    Ok(Value::String(String::new()))
-                };
+                return blank(field, Value::String(String::new()));
             }
             parse_date(&s)
                 .map(Value::String)

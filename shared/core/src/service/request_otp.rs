@@ -6,23 +6,19 @@
 //! it, so `auth-with-otp` counts checks against it and answers it exactly as
 //! it answers a real OTP with a wrong code (400, then 429 on the 6th check).
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{AppConfig, Collection};
 use crate::error::Result;
-use crate::form::{self, Email};
+use crate::form::EmailInput;
 use crate::mail::Placeholders;
 use crate::model::{CounterKey, MailFlow, Otp, Record, Timestamp};
 use crate::random;
 
 use super::{mail_delivery, records, Ctx};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RequestOtpInput {
-    pub email: String,
-}
+/// The request body.
+pub type RequestOtpInput = EmailInput;
 
 /// Live OTPs a record may have at once (PocketBase: 9). Further requests in
 /// the window answer like any other request but issue nothing.
@@ -78,7 +74,7 @@ pub async fn request_otp(
     input: RequestOtpInput,
     now: Timestamp,
 ) -> Result<String> {
-    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let email = input.parse()?;
     let email = email.as_str();
     let record = records::find_by_email(ctx, collection, email).await?;
 

@@ -1,21 +1,15 @@
 //! `POST request-password-reset`: mails a password reset link.
 
-use serde::Deserialize;
-
 use crate::config::{AppConfig, Collection};
 use crate::error::Result;
-use crate::form::{self, Email};
+use crate::form::EmailInput;
 use crate::model::{MailFlow, Timestamp};
 
 use super::mail_delivery::{self, LinkMail};
 use super::{records, Ctx};
 
 /// The request body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RequestPasswordResetInput {
-    pub email: String,
-}
+pub type RequestPasswordResetInput = EmailInput;
 
 /// Sends a reset mail to the record with this email (the collection must
 /// allow password auth: `guards::Requirement::PasswordReset`).
@@ -30,7 +24,7 @@ pub async fn request_password_reset(
     input: RequestPasswordResetInput,
     now: Timestamp,
 ) -> Result<()> {
-    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let email = input.parse()?;
     let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
         return Ok(());
     };

@@ -1,21 +1,15 @@
 //! `POST request-verification`: mails a verification link.
 
-use serde::Deserialize;
-
 use crate::config::{AppConfig, Collection};
 use crate::error::Result;
-use crate::form::{self, Email};
+use crate::form::EmailInput;
 use crate::model::{MailFlow, Timestamp};
 
 use super::mail_delivery::{self, LinkMail};
 use super::{records, Ctx};
 
 /// The request body.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct RequestVerificationInput {
-    pub email: String,
-}
+pub type RequestVerificationInput = EmailInput;
 
 /// Sends a verification mail to an unverified record with this email.
 ///
@@ -30,7 +24,7 @@ pub async fn request_verification(
     input: RequestVerificationInput,
     now: Timestamp,
 ) -> Result<()> {
-    let email = Email::parse(&input.email).map_err(|e| form::invalid("email", e))?;
+    let email = input.parse()?;
     let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
         return Ok(());
     };

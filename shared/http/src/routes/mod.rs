@@ -25,59 +25,35 @@ mod request_otp;
 mod request_password_reset;
 mod request_verification;
 
+/// `.route(PATH, METHOD(HANDLER))` for each endpoint under
+/// `/api/collections/{collection}/`, the handler named like its path.
+macro_rules! endpoints {
+    ($router:expr, $($method:ident $path:literal => $module:ident),* $(,)?) => {
+        $router$(.route(
+            concat!("/api/collections/{collection}/", $path),
+            $method($module::$module),
+        ))*
+    };
+}
+
 /// Builds the one router every entry point runs.
 pub fn router(state: AppState) -> Router {
-    let c = "/api/collections/{collection}";
-    Router::new()
-        .route(
-            &format!("{c}/auth-methods"),
-            get(auth_methods::auth_methods),
-        )
-        .route(
-            &format!("{c}/auth-with-password"),
-            post(auth_with_password::auth_with_password),
-        )
-        .route(&format!("{c}/request-otp"), post(request_otp::request_otp))
-        .route(
-            &format!("{c}/auth-with-otp"),
-            post(auth_with_otp::auth_with_otp),
-        )
-        .route(
-            &format!("{c}/auth-with-oauth2"),
-            post(auth_with_oauth2::auth_with_oauth2),
-        )
-        .route(
-            &format!("{c}/auth-refresh"),
-            post(auth_refresh::auth_refresh),
-        )
-        .route(
-            &format!("{c}/records"),
-            post(records_create::records_create),
-        )
-        .route(
-            &format!("{c}/request-verification"),
-            post(request_verification::request_verification),
-        )
-        .route(
-            &format!("{c}/confirm-verification"),
-            post(confirm_verification::confirm_verification),
-        )
-        .route(
-            &format!("{c}/request-password-reset"),
-            post(request_password_reset::request_password_reset),
-        )
-        .route(
-            &format!("{c}/confirm-password-reset"),
-            post(confirm_password_reset::confirm_password_reset),
-        )
-        .route(
-            &format!("{c}/request-email-change"),
-            post(request_email_change::request_email_change),
-        )
-        .route(
-            &format!("{c}/confirm-email-change"),
-            post(confirm_email_change::confirm_email_change),
-        )
+    let router = endpoints!(Router::new(),
+        get "auth-methods" => auth_methods,
+        post "auth-with-password" => auth_with_password,
+        post "request-otp" => request_otp,
+        post "auth-with-otp" => auth_with_otp,
+        post "auth-with-oauth2" => auth_with_oauth2,
+        post "auth-refresh" => auth_refresh,
+        post "records" => records_create,
+        post "request-verification" => request_verification,
+        post "confirm-verification" => confirm_verification,
+        post "request-password-reset" => request_password_reset,
+        post "confirm-password-reset" => confirm_password_reset,
+        post "request-email-change" => request_email_change,
+        post "confirm-email-change" => confirm_email_change,
+    );
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
