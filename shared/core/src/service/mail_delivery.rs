@@ -85,7 +85,12 @@ impl<'a> LinkMail<'a> {
 }
 
 /// [`send_link_mail`] unless the record's resend window for the flow is
-/// used up (see [`resend_allowed`]). Either way the caller answers the same.
+/// used up (see [`resend_allowed`]).
+///
+/// The request endpoints answer the same `Ok(())` (204) for an unknown
+/// address, an already verified record, a throttled resend and a failed
+/// send, so they tell nothing about which addresses have accounts. Only the
+/// resend counter changes state.
 pub async fn send_throttled(
     ctx: &Ctx,
     cfg: &AppConfig,

@@ -11,12 +11,10 @@ use super::{records, Ctx};
 /// The request body.
 pub type RequestPasswordResetInput = EmailInput;
 
-/// Sends a reset mail to the record with this email (the collection must
-/// allow password auth: `guards::Requirement::PasswordReset`).
-///
-/// The answer is the same `Ok(())` (204) for an unknown address, a throttled
-/// resend and a failed send, so it tells nothing about which addresses have
-/// accounts. Only the resend counter changes state.
+/// Sends a reset mail to the record with this email, if there is one (the
+/// collection must allow password auth: `guards::Requirement::PasswordReset`).
+/// Like every request endpoint it answers 204 whatever happened (see
+/// [`mail_delivery::send_throttled`]).
 pub async fn request_password_reset(
     ctx: &Ctx,
     cfg: &AppConfig,

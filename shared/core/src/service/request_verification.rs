@@ -11,12 +11,9 @@ use super::{records, Ctx};
 /// The request body.
 pub type RequestVerificationInput = EmailInput;
 
-/// Sends a verification mail to an unverified record with this email.
-///
-/// The answer is the same `Ok(())` (204) for an unknown address, an already
-/// verified record, a throttled resend and a failed send, so it tells
-/// nothing about which addresses have accounts. Only the resend counter
-/// changes state.
+/// Sends a verification mail to the record with this email, if there is one
+/// and it is not verified yet; 204 whatever happened (see
+/// [`mail_delivery::send_throttled`]).
 pub async fn request_verification(
     ctx: &Ctx,
     cfg: &AppConfig,
