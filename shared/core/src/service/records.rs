@@ -4,6 +4,7 @@
 
 use crate::config::Collection;
 use crate::error::{Error, Result};
+use crate::form::EmailInput;
 use crate::model::{Record, Timestamp, UniqueKey};
 use crate::ports::StoreError;
 use crate::random;
@@ -34,6 +35,15 @@ pub async fn find_by_email(
         .store
         .find_record_by_unique(&collection.id, &key)
         .await?)
+}
+
+/// [`find_by_email`] for an email form (its field error when malformed).
+pub async fn find_by_email_input(
+    ctx: &Ctx,
+    collection: &Collection,
+    input: &EmailInput,
+) -> Result<Option<Record>> {
+    find_by_email(ctx, collection, input.parse()?.as_str()).await
 }
 
 /// The record as it will be after an update at `now`: next version, `updated`

@@ -22,8 +22,7 @@ pub async fn request_password_reset(
     input: RequestPasswordResetInput,
     now: Timestamp,
 ) -> Result<()> {
-    let email = input.parse()?;
-    let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
+    let Some(record) = records::find_by_email_input(ctx, collection, &input).await? else {
         return Ok(());
     };
     let mail = LinkMail::to_own_address(MailFlow::PasswordReset, &record);

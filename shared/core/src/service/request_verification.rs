@@ -21,8 +21,7 @@ pub async fn request_verification(
     input: RequestVerificationInput,
     now: Timestamp,
 ) -> Result<()> {
-    let email = input.parse()?;
-    let Some(record) = records::find_by_email(ctx, collection, email.as_str()).await? else {
+    let Some(record) = records::find_by_email_input(ctx, collection, &input).await? else {
         return Ok(());
     };
     if record.verified {
