@@ -22,9 +22,8 @@ use ::oauth2::{
     TokenUrl,
 };
 use async_trait::async_trait;
-use authgate_core::config::Secret;
-use authgate_core::oauth2::{ClientAuth, HttpError, OAuth2Token, TokenRequest};
-use authgate_core::ports::OAuth2Client;
+use authgate_core::oauth2::{ClientAuth, HttpError, OAuth2Client, OAuth2Token, TokenRequest};
+use authgate_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

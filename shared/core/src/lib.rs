@@ -14,6 +14,7 @@ pub mod oauth2;
 pub mod password;
 pub mod ports;
 pub mod random;
+pub mod secret;
 pub mod service;
 pub mod token;
 pub mod validate;

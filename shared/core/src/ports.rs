@@ -7,14 +7,14 @@ use crate::model::{
     CounterKey, ExternalAuth, MailFlow, MfaSession, Otp, Record, Timestamp, UniqueKey,
 };
 
+// These two ports live beside what they serve; they are named here too, so
+// that every port is found in one place.
+pub use crate::oauth2::OAuth2Client;
+pub use crate::random::Random;
+
 /// The current time, injected so expiry logic is testable without sleeping.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
-}
-
-/// A cryptographically secure random source, injected for tests.
-pub trait Random: Send + Sync {
-    fn fill(&self, buf: &mut [u8]);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,26 +152,6 @@ pub trait Store:
 impl<T> Store for T where
     T: RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + ConfigStore
 {
-}
-
-/// Outbound OAuth2 HTTP: the token exchange and authenticated JSON GETs
-/// (user info). Which URLs to call and how to read the answers is decided
-/// in [`crate::oauth2`]; adapters only move bytes, with redirects disabled
-/// and timeouts on every call.
-#[async_trait]
-pub trait OAuth2Client: Send + Sync {
-    /// Exchanges an authorization code at the provider's token endpoint.
-    async fn exchange_code(
-        &self,
-        request: &crate::oauth2::TokenRequest<'_>,
-    ) -> Result<crate::oauth2::OAuth2Token, crate::oauth2::HttpError>;
-
-    /// `GET url` with `Authorization: Bearer <access_token>`, expecting JSON.
-    async fn get_json(
-        &self,
-        url: &str,
-        access_token: &str,
-    ) -> Result<serde_json::Value, crate::oauth2::HttpError>;
 }
 
 /// An email ready to send.

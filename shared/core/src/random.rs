@@ -1,6 +1,9 @@
 //! Random strings from an injected source of randomness.
 
-use crate::ports::Random;
+/// A cryptographically secure random source, injected for tests.
+pub trait Random: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+}
 
 pub const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
