@@ -2,8 +2,6 @@
 //! from, with PocketBase's (ozzo-validation's) codes and messages, and the
 //! newtypes client input arrives in.
 
-use std::fmt;
-
 use serde::Deserialize;
 use serde_json::json;
 
@@ -111,44 +109,9 @@ impl Email {
     }
 }
 
-/// Something a client proves itself with: a password, an OTP code, a
-/// mailed token, an OAuth2 code or verifier. Its `Debug` never shows the
-/// value, so a form can be logged whole.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Credential(String);
-
-impl Credential {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value itself; only for checking or hashing it, never for logs.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Credential {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Credential(<redacted>)")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_credentials_debug_output_never_shows_the_value() {
-        let c = Credential::new("hunter2-secret");
-        assert!(!format!("{c:?}").contains("hunter2"));
-        assert_eq!(c.expose(), "hunter2-secret");
-    }
 
     #[test]
     fn emails_are_trimmed_then_checked_for_presence_length_and_format() {

@@ -1,9 +1,14 @@
-//! A string that must never reach a log: token keys, client secrets, tokens.
+//! A string that must never reach a log: token keys, client secrets, tokens,
+//! and what clients prove themselves with (passwords, OTP codes, mailed
+//! tokens, OAuth2 codes), so a form can be logged whole.
 
 use std::fmt;
 
+use serde::Deserialize;
+
 /// A secret string whose `Debug` never shows the value.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
 
 impl Secret {

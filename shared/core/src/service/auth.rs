@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::config::{AppConfig, Collection, CollectionKind};
 use crate::error::{Error, Result};
-use crate::form::Credential;
 use crate::model::{AuthMethod, MfaSession, Record, Timestamp};
+use crate::secret::Secret;
 use crate::token::{self, TokenKind};
 
 use super::Ctx;
@@ -217,7 +217,7 @@ pub struct Session {
     pub record: Record,
     pub claims: token::Claims,
     /// The auth token as sent, without its `Bearer ` prefix.
-    pub token: Credential,
+    pub token: Secret,
 }
 
 /// [`authenticate`], for an endpoint of `collection` only: a valid token of
@@ -240,7 +240,7 @@ pub async fn authenticate_in(
     Ok(Session {
         record: auth.record,
         claims: auth.claims,
-        token: Credential::new(bearer_token(header.unwrap_or_default())),
+        token: Secret::new(bearer_token(header.unwrap_or_default())),
     })
 }
 

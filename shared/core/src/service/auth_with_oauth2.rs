@@ -22,10 +22,10 @@ use serde_json::{json, Map, Value};
 use crate::config::{AppConfig, Collection, OAuth2Config};
 use crate::email;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::form::Credential;
 use crate::model::{AuthMethod, ExternalAuth, Record, Timestamp};
 use crate::oauth2::{self, AuthUser, FetchError, OAuth2Token, Provider};
 use crate::ports::StoreError;
+use crate::secret::Secret;
 use crate::validate::{self, cast_string};
 
 use super::auth::{self, Factor};
@@ -38,9 +38,9 @@ use super::{finish_auth, AuthOutcome, Ctx};
 #[serde(default)]
 pub struct AuthWithOAuth2Input {
     pub provider: String,
-    pub code: Credential,
+    pub code: Secret,
     #[serde(rename = "codeVerifier")]
-    pub code_verifier: Credential,
+    pub code_verifier: Secret,
     #[serde(rename = "redirectURL")]
     pub redirect_url: String,
     #[serde(rename = "redirectUrl")]
@@ -537,8 +537,8 @@ mod tests {
     fn the_input_debug_output_hides_the_code_and_verifier() {
         let input = AuthWithOAuth2Input {
             provider: "oidc".into(),
-            code: Credential::new("the-code"),
-            code_verifier: Credential::new("the-verifier"),
+            code: Secret::new("the-code"),
+            code_verifier: Secret::new("the-verifier"),
             ..Default::default()
         };
         let dbg = format!("{input:?}");

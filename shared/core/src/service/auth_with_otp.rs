@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use crate::config::Collection;
 use crate::error::{Error, FieldErrors, Result};
-use crate::form::{self, Credential, Errors};
+use crate::form::{self, Errors};
 use crate::model::{AuthMethod, CounterKey, Otp, Record, Timestamp};
+use crate::secret::Secret;
 
 use super::auth::{self, Factor};
 use super::records::{self, Hardening, HardeningSteps};
@@ -17,7 +18,7 @@ use super::{finish_auth, AuthOutcome, Ctx};
 pub struct AuthWithOtpInput {
     pub otp_id: String,
     /// The code (PocketBase calls it `password`).
-    pub password: Credential,
+    pub password: Secret,
     pub mfa_id: String,
 }
 

@@ -4,8 +4,9 @@ use serde::Deserialize;
 
 use crate::config::Collection;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::form::{self, Credential, Errors};
+use crate::form::{self, Errors};
 use crate::model::{AuthMethod, Record, Timestamp};
+use crate::secret::Secret;
 use crate::validate::identity_key;
 
 use super::auth::{self, Factor};
@@ -15,7 +16,7 @@ use super::{finish_auth, AuthOutcome, Ctx};
 #[serde(default, rename_all = "camelCase")]
 pub struct AuthWithPasswordInput {
     pub identity: String,
-    pub password: Credential,
+    pub password: Secret,
     pub identity_field: String,
     pub mfa_id: String,
 }

@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{FieldError, FieldErrors, Result};
-use crate::form::{self, Credential};
+use crate::form;
 use crate::model::{Record, Timestamp};
+use crate::secret::Secret;
 use crate::token::{self, TokenKind};
 use crate::validate;
 
@@ -18,8 +19,8 @@ use super::Ctx;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ConfirmEmailChangeInput {
-    pub token: Credential,
-    pub password: Credential,
+    pub token: Secret,
+    pub password: Secret,
 }
 
 fn email_taken() -> FieldError {

@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::form::{self, Credential, Errors};
+use crate::form::{self, Errors};
 use crate::model::Timestamp;
+use crate::secret::Secret;
 use crate::token::TokenKind;
 use crate::validate;
 
@@ -18,9 +19,9 @@ use super::Ctx;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ConfirmPasswordResetInput {
-    pub token: Credential,
-    pub password: Credential,
-    pub password_confirm: Credential,
+    pub token: Secret,
+    pub password: Secret,
+    pub password_confirm: Secret,
 }
 
 impl ConfirmPasswordResetInput {

@@ -5,8 +5,9 @@ use serde::Deserialize;
 
 use crate::config::{AppConfig, Collection};
 use crate::error::{FieldError, Result};
-use crate::form::{self, Credential};
+use crate::form;
 use crate::model::{Record, Timestamp};
+use crate::secret::Secret;
 use crate::token::{self, TokenKind};
 
 use super::mail_token::check_token;
@@ -17,7 +18,7 @@ use super::Ctx;
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct ConfirmVerificationInput {
-    pub token: Credential,
+    pub token: Secret,
 }
 
 /// Verifies the token's record. A verification token is not single use

@@ -6,10 +6,10 @@ use serde_json::{Map, Value};
 
 use crate::config::Collection;
 use crate::error::{Error, FieldError, FieldErrors, Result};
-use crate::form::Credential;
 use crate::model::{Record, Timestamp};
 use crate::ports::StoreError;
 use crate::random;
+use crate::secret::Secret;
 use crate::validate::{self, cast_bool, cast_string};
 
 use super::Ctx;
@@ -31,7 +31,7 @@ pub enum NewPassword {
 pub struct Draft {
     email: String,
     email_visibility: bool,
-    password: Credential,
+    password: Secret,
     fields: Map<String, Value>,
 }
 
@@ -73,9 +73,9 @@ pub fn check(
             } else if confirm != given {
                 errors.insert("passwordConfirm".into(), FieldError::values_mismatch());
             }
-            Credential::new(given)
+            Secret::new(given)
         }
-        NewPassword::Random => Credential::new(random::string(
+        NewPassword::Random => Secret::new(random::string(
             ctx.rng.as_ref(),
             super::records::RANDOM_PASSWORD_LEN,
             random::ALNUM,
