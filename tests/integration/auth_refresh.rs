@@ -1,16 +1,12 @@
 //! `POST /api/collections/{c}/auth-refresh`.
 
-use authgate_tests::{config_with, unique, TestApp};
+use authgate_tests::{config_with, unique_email, TestApp};
 use serde_json::json;
-
-fn email() -> String {
-    format!("{}@example.com", unique("refresh"))
-}
 
 #[tokio::test]
 async fn refresh_accepts_raw_and_bearer_tokens_and_returns_a_fresh_token() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("refresh");
     app.sign_up("users", &e, "1234567890").await;
     let token = app.login("users", &e, "1234567890").await;
     app.clock.advance_secs(10);
@@ -31,7 +27,7 @@ async fn refresh_accepts_raw_and_bearer_tokens_and_returns_a_fresh_token() {
 #[tokio::test]
 async fn missing_garbage_and_expired_tokens_are_401() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("refresh");
     app.sign_up("users", &e, "1234567890").await;
     let token = app.login("users", &e, "1234567890").await;
     let tampered = {
@@ -66,7 +62,7 @@ async fn missing_garbage_and_expired_tokens_are_401() {
 async fn a_token_of_another_collection_is_403() {
     let app =
         TestApp::with_config(config_with(vec![json!({"name": "admins", "type": "auth"})])).await;
-    let e = email();
+    let e = unique_email("refresh");
     app.sign_up("admins", &e, "1234567890").await;
     let token = app.login("admins", &e, "1234567890").await;
     let (status, body) = app

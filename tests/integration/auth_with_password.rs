@@ -1,16 +1,12 @@
 //! `POST /api/collections/{c}/auth-with-password`.
 
-use authgate_tests::{config_with, unique, TestApp};
+use authgate_tests::{config_with, unique_email, TestApp};
 use serde_json::json;
-
-fn email() -> String {
-    format!("{}@example.com", unique("pw"))
-}
 
 #[tokio::test]
 async fn a_correct_password_returns_a_token_and_the_record_with_its_email() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("pw");
     app.sign_up("users", &e, "1234567890").await;
     let (status, body) = app
         .post(
@@ -41,7 +37,7 @@ async fn a_correct_password_returns_a_token_and_the_record_with_its_email() {
 #[tokio::test]
 async fn wrong_password_and_unknown_identity_get_byte_identical_answers() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("pw");
     app.sign_up("users", &e, "1234567890").await;
     let wrong = app
         .http
@@ -53,7 +49,7 @@ async fn wrong_password_and_unknown_identity_get_byte_identical_answers() {
     let unknown = app
         .http
         .post(app.url("users", "auth-with-password"))
-        .json(&json!({"identity": email(), "password": "not-the-password"}))
+        .json(&json!({"identity": unique_email("pw"), "password": "not-the-password"}))
         .send()
         .await
         .unwrap();
@@ -97,7 +93,7 @@ async fn other_identity_fields_work_with_their_unique_index() {
         "passwordAuth": {"enabled": true, "identityFields": ["email", "username"]}
     })]))
     .await;
-    let e = email();
+    let e = unique_email("pw");
     let (status, body) = app
         .post("members", "records", json!({"email": e, "username": "Neo", "password": "1234567890", "passwordConfirm": "1234567890"}))
         .await;
@@ -146,13 +142,8 @@ async fn disabled_password_auth_is_403_and_base_collections_are_404() {
     );
     // The method check comes before the body is read.
     let res = app
-        .http
-        .post(app.url("nopw", "auth-with-password"))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+        .post_malformed("nopw", "auth-with-password", "{not json", None)
+        .await;
     assert_eq!(res.status(), 403);
     let (status, body) = app.post("posts", "auth-with-password", json!({})).await;
     assert_eq!(status, 404);
@@ -167,19 +158,15 @@ async fn disabled_password_auth_is_403_and_base_collections_are_404() {
 #[tokio::test]
 async fn fields_projection_applies_to_auth_responses() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("pw");
     app.sign_up("users", &e, "1234567890").await;
-    let res = app
-        .http
-        .post(format!(
-            "{}?fields=token,record.id",
-            app.url("users", "auth-with-password")
-        ))
-        .json(&json!({"identity": e, "password": "1234567890"}))
-        .send()
-        .await
-        .unwrap();
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (_, body) = app
+        .post(
+            "users",
+            "auth-with-password?fields=token,record.id",
+            json!({"identity": e, "password": "1234567890"}),
+        )
+        .await;
     assert_eq!(body["record"].as_object().unwrap().len(), 1, "{body}");
     assert!(body["token"].is_string());
 }
@@ -187,7 +174,7 @@ async fn fields_projection_applies_to_auth_responses() {
 #[tokio::test]
 async fn urlencoded_form_bodies_are_accepted() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("pw");
     app.sign_up("users", &e, "1234567890").await;
     let res = app
         .http

@@ -1,11 +1,12 @@
 //! The `authgate` developer CLI: `serve` and `collections apply`.
 
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_core::ports::ConfigStore;
-use authgate_tests::{bin_dir, repo_root, require_env, temp_dir, unique};
+use authgate_tests::{bin_dir, dynamodb_client, moto_url, repo_root, temp_dir, unique};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn authgate() -> std::path::PathBuf {
@@ -16,6 +17,18 @@ fn authgate() -> std::path::PathBuf {
         bin.display()
     );
     bin
+}
+
+/// `authgate collections apply <file>` into `table` on moto.
+async fn collections_apply(file: &Path, table: &str) -> Output {
+    tokio::process::Command::new(authgate())
+        .args(["collections", "apply"])
+        .arg(file)
+        .env("AUTHGATE_TABLE", table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
+        .output()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -53,33 +66,15 @@ async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
 
 #[tokio::test]
 async fn collections_apply_is_idempotent_keeps_secrets_and_never_prints_them() {
-    let moto = require_env("AUTHGATE_TEST_MOTO");
     let table = unique("authgate-apply-");
-    let run = || {
-        let table = table.clone();
-        let moto = moto.clone();
-        async move {
-            tokio::process::Command::new(authgate())
-                .args(["collections", "apply"])
-                .arg(repo_root().join("infra/collections.example.json"))
-                .env("AUTHGATE_TABLE", table)
-                .env("AWS_ENDPOINT_URL_DYNAMODB", moto)
-                .output()
-                .await
-                .unwrap()
-        }
-    };
-    let first = run().await;
+    let example = repo_root().join("infra/collections.example.json");
+    let first = collections_apply(&example, &table).await;
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let sdk = authgate_adapters::aws::sdk_config().await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(&moto)
-        .build();
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
+    let store = DynamoStore::new(dynamodb_client().await, table.clone());
     let doc1 = store.load_config().await.unwrap().expect("stored");
     let secret = doc1["collections"][0]["authToken"]["secret"]
         .as_str()
@@ -87,7 +82,7 @@ async fn collections_apply_is_idempotent_keeps_secrets_and_never_prints_them() {
         .to_owned();
     assert_eq!(secret.len(), 50);
 
-    let second = run().await;
+    let second = collections_apply(&example, &table).await;
     assert!(second.status.success());
     let doc2 = store.load_config().await.unwrap().unwrap();
     assert_eq!(doc1, doc2, "a second apply changes nothing");
@@ -102,14 +97,7 @@ async fn collections_apply_is_idempotent_keeps_secrets_and_never_prints_them() {
 
     let bad = temp_dir("badcfg").join("bad.json");
     std::fs::write(&bad, r#"{"collections":[{"name":"a","type":"auth"},{"name":"b","type":"auth","otp":{"duration":5}}]}"#).unwrap();
-    let out = tokio::process::Command::new(authgate())
-        .args(["collections", "apply"])
-        .arg(&bad)
-        .env("AUTHGATE_TABLE", &table)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto)
-        .output()
-        .await
-        .unwrap();
+    let out = collections_apply(&bad, &table).await;
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("collections[1].otp.duration: must be ≥ 10")

@@ -11,7 +11,7 @@ use std::time::Duration;
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_core::config::{fill_secrets, AppConfig};
 use authgate_core::ports::ConfigStore;
-use authgate_tests::{bin_dir, repo_root, require_env, unique};
+use authgate_tests::{bin_dir, dynamodb_client, moto_url, repo_root, unique};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -85,13 +85,8 @@ async fn init_error(State(rt): State<Arc<Runtime>>, body: String) -> &'static st
 /// A table of its own with the default config applied, as
 /// `authgate collections apply` would leave it.
 async fn fresh_table() -> String {
-    let moto = require_env("AUTHGATE_TEST_MOTO");
-    let sdk = authgate_adapters::aws::sdk_config().await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(&moto)
-        .build();
     let table = unique("authgate-lambda-");
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), table.clone());
+    let store = DynamoStore::new(dynamodb_client().await, table.clone());
     store.create_table().await.expect("create table");
     let mut doc = AppConfig::default_document();
     fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
@@ -142,10 +137,7 @@ async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AUTHGATE_TABLE", table)
-        .env(
-            "AWS_ENDPOINT_URL_DYNAMODB",
-            require_env("AUTHGATE_TEST_MOTO"),
-        )
+        .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -2,54 +2,14 @@
 //! e.g. `http://127.0.0.1:8005`; `make test` starts it) and `LocalMailbox`
 //! writing `.eml` files.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use authgate_adapters::mailbox::{extract_html, extract_text, header_value, LocalMailbox};
 use authgate_adapters::ses::SesMailer;
 use authgate_core::ports::{MailMessage, Mailer};
+use authgate_tests::{ses_client, ses_mails_to, ses_url, temp_path, token_after, unique_email};
 use aws_sdk_sesv2::config::retry::RetryConfig;
 use aws_sdk_sesv2::config::timeout::TimeoutConfig;
-use aws_sdk_sesv2::config::{Credentials, Region};
-
-static SEQ: AtomicU64 = AtomicU64::new(0);
-
-/// A name no other test (or earlier run) uses.
-fn unique(label: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!(
-        "{label}-{}-{nanos}-{}",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-fn ses_endpoint() -> String {
-    std::env::var("AUTHGATE_TEST_SES").unwrap_or_else(|_| {
-        panic!(
-            "AUTHGATE_TEST_SES is not set: the SES tests need aws-ses-v2-local. \
-             Run `make test`, which starts it and sets it."
-        )
-    })
-}
-
-async fn ses_client(
-    endpoint: &str,
-    conf: impl FnOnce(aws_sdk_sesv2::config::Builder) -> aws_sdk_sesv2::config::Builder,
-) -> aws_sdk_sesv2::Client {
-    let sdk = authgate_adapters::aws::sdk_config().await;
-    let mut builder = aws_sdk_sesv2::config::Builder::from(&sdk)
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"));
-    if sdk.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
-    aws_sdk_sesv2::Client::from_conf(conf(builder).build())
-}
 
 /// A 3-part token shaped like the JWTs of verification links, long enough to
 /// be folded by quoted-printable's 76-character lines.
@@ -70,44 +30,17 @@ fn message(to: &str) -> MailMessage {
     }
 }
 
-/// What a simple regex like `confirm-verification/([\w.-]+)` would capture.
-fn token_after(haystack: &str, marker: &str) -> Option<String> {
-    let start = haystack.find(marker)? + marker.len();
-    Some(
-        haystack[start..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-            .collect(),
-    )
-}
-
 #[tokio::test]
 async fn ses_mailer_sends_sender_recipient_subject_text_and_html() {
-    let endpoint = ses_endpoint();
-    let mailer = SesMailer::new(ses_client(&endpoint, |b| b).await)
+    let mailer = SesMailer::new(ses_client(&ses_url(), |b| b).await)
         .with_configuration_set(Some("authgate-tests".into()));
-    let to = format!("{}@example.com", unique("ses"));
+    let to = unique_email("ses");
     let msg = message(&to);
     mailer.send(&msg).await.unwrap();
 
-    let store: serde_json::Value = reqwest::get(format!("{endpoint}/store"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sent: Vec<&serde_json::Value> = store["emails"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| {
-            e["destination"]["to"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|t| t == to.as_str()))
-        })
-        .collect();
-    assert_eq!(sent.len(), 1, "{store}");
-    let sent = sent[0];
+    let sent = ses_mails_to(&to).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let sent = &sent[0];
     assert_eq!(sent["from"], "\"Acme, Inc.\" <no-reply@example.com>");
     assert_eq!(sent["subject"], msg.subject.as_str());
     assert_eq!(sent["body"]["text"], msg.text.as_str());
@@ -138,13 +71,9 @@ async fn ses_mailer_returns_a_mail_error_when_ses_is_unreachable() {
     );
 }
 
-fn temp_mail_dir() -> PathBuf {
-    std::env::temp_dir().join(unique("authgate-mailbox"))
-}
-
 #[tokio::test]
 async fn local_mailbox_writes_one_eml_from_which_the_verification_link_reads_back_intact() {
-    let dir = temp_mail_dir();
+    let dir = temp_path("mailbox");
     let mailbox = LocalMailbox::new(&dir);
     let msg = message("alice@example.com");
     mailbox.send(&msg).await.unwrap();
@@ -190,7 +119,7 @@ async fn local_mailbox_writes_one_eml_from_which_the_verification_link_reads_bac
 
 #[tokio::test]
 async fn local_mailbox_rejects_an_invalid_recipient_without_writing() {
-    let dir = temp_mail_dir();
+    let dir = temp_path("mailbox");
     let err = LocalMailbox::new(&dir)
         .send(&message("not an address"))
         .await

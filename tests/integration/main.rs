@@ -1,5 +1,7 @@
-//! Authgate's one integration-test binary: a module per endpoint, plus the
-//! store contract, mail adapters, SDK compatibility, Lambda and security suites.
+//! Authgate's one integration-test binary: a module per endpoint (a folder
+//! where an endpoint family has several concerns), plus the store contract,
+//! mail adapters, SDK compatibility, Lambda and security suites. Shared
+//! helpers live in the `authgate_tests` support library (tests/support).
 
 mod auth_methods;
 mod auth_refresh;

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use authgate_tests::{config_with, TestApp};
+use authgate_tests::{config_with, unique_email, TestApp};
 use serde_json::{json, Value};
 
-use crate::otp::{email, otp_collection};
+use crate::otp::otp_collection;
 
 const PASSWORD: &str = "1234567890";
 const INVALID_MFA: &str = "Invalid or expired MFA session.";
@@ -23,7 +23,7 @@ async fn mfa_app() -> TestApp {
 
 /// Signs up a fresh address in `collection` and returns it.
 async fn user(app: &TestApp, collection: &str) -> String {
-    let e = email();
+    let e = unique_email("otp");
     app.sign_up(collection, &e, PASSWORD).await;
     e
 }

@@ -1,16 +1,12 @@
 //! `POST /api/collections/{c}/records` (sign-up).
 
-use authgate_tests::{config_with, unique, TestApp};
+use authgate_tests::{config_with, unique_email, TestApp};
 use serde_json::json;
-
-fn email() -> String {
-    format!("{}@example.com", unique("signup"))
-}
 
 #[tokio::test]
 async fn sign_up_returns_the_record_without_its_email() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("signup");
     let (status, body) = app
         .post("users", "records", json!({"email": e, "password": "1234567890", "passwordConfirm": "1234567890", "name": "Ann"}))
         .await;
@@ -34,7 +30,7 @@ async fn sign_up_returns_the_record_without_its_email() {
 #[tokio::test]
 async fn sign_up_shows_the_email_when_email_visibility_is_on() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("signup");
     let (status, body) = app
         .post("users", "records", json!({"email": e, "emailVisibility": true, "password": "1234567890", "passwordConfirm": "1234567890"}))
         .await;
@@ -45,11 +41,11 @@ async fn sign_up_shows_the_email_when_email_visibility_is_on() {
 #[tokio::test]
 async fn sign_up_rejects_bad_input_with_pocketbase_field_codes() {
     let app = TestApp::spawn().await;
-    let taken = email();
+    let taken = unique_email("signup");
     app.sign_up("users", &taken, "1234567890").await;
     let cases = [
         (
-            json!({"email": email(), "password": "1234567890", "passwordConfirm": "0987654321"}),
+            json!({"email": unique_email("signup"), "password": "1234567890", "passwordConfirm": "0987654321"}),
             "passwordConfirm",
             "validation_values_mismatch",
         ),
@@ -59,7 +55,7 @@ async fn sign_up_rejects_bad_input_with_pocketbase_field_codes() {
             "validation_not_unique",
         ),
         (
-            json!({"email": email(), "password": "1234567890", "passwordConfirm": "1234567890", "verified": true}),
+            json!({"email": unique_email("signup"), "password": "1234567890", "passwordConfirm": "1234567890", "verified": true}),
             "verified",
             "validation_values_mismatch",
         ),
@@ -74,12 +70,12 @@ async fn sign_up_rejects_bad_input_with_pocketbase_field_codes() {
             "validation_is_email",
         ),
         (
-            json!({"email": email(), "password": "short", "passwordConfirm": "short"}),
+            json!({"email": unique_email("signup"), "password": "short", "passwordConfirm": "short"}),
             "password",
             "validation_min_text_constraint",
         ),
         (
-            json!({"email": email(), "password": "1234567890", "passwordConfirm": "1234567890", "name": "x".repeat(300)}),
+            json!({"email": unique_email("signup"), "password": "1234567890", "passwordConfirm": "1234567890", "name": "x".repeat(300)}),
             "name",
             "validation_max_text_constraint",
         ),
@@ -95,7 +91,7 @@ async fn sign_up_rejects_bad_input_with_pocketbase_field_codes() {
 #[tokio::test]
 async fn system_fields_in_the_sign_up_body_are_ignored() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("signup");
     let (status, body) = app
         .post("users", "records", json!({
             "email": e, "password": "1234567890", "passwordConfirm": "1234567890",
@@ -137,7 +133,7 @@ async fn custom_fields_are_validated_as_pocketbase_does() {
     })]))
     .await;
     let base = |extra: serde_json::Value| {
-        let mut b = json!({"email": email(), "password": "1234567890", "passwordConfirm": "1234567890", "nick": "abc"});
+        let mut b = json!({"email": unique_email("signup"), "password": "1234567890", "passwordConfirm": "1234567890", "nick": "abc"});
         for (k, v) in extra.as_object().unwrap() {
             b[k] = v.clone();
         }
@@ -214,14 +210,7 @@ async fn unknown_and_non_auth_collections_answer_404_before_reading_the_body() {
 async fn malformed_json_gets_the_400_envelope() {
     let app = TestApp::spawn().await;
     for bad in ["{bad", "[1,2]", "\"str\""] {
-        let res = app
-            .http
-            .post(app.url("users", "records"))
-            .header("content-type", "application/json")
-            .body(bad)
-            .send()
-            .await
-            .unwrap();
+        let res = app.post_malformed("users", "records", bad, None).await;
         assert_eq!(res.status(), 400, "{bad}");
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(
@@ -235,7 +224,7 @@ async fn malformed_json_gets_the_400_envelope() {
 #[tokio::test]
 async fn bodies_over_64_kib_are_refused_with_413() {
     let app = TestApp::spawn().await;
-    let big = json!({"email": email(), "name": "x".repeat(70 * 1024)});
+    let big = json!({"email": unique_email("signup"), "name": "x".repeat(70 * 1024)});
     let (status, body) = app.post("users", "records", big).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["status"], 413);

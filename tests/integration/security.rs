@@ -6,29 +6,25 @@ use std::sync::Arc;
 use authgate_core::ports::Store;
 use authgate_core::token::peek;
 use authgate_core::validate::identity_key;
-use authgate_tests::{captured_logs, unique, Options, TestApp};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use authgate_tests::{
+    captured_logs, dynamo_store, dynamodb_client, forged_jwt, jwt_segment, unique, unique_email,
+    Options, TestApp,
+};
 use serde_json::json;
-
-fn email() -> String {
-    format!("{}@example.com", unique("sec"))
-}
-
-fn b64(v: &serde_json::Value) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-}
 
 #[tokio::test]
 async fn alg_none_and_other_algorithms_are_rejected_even_with_the_right_key() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("sec");
     app.sign_up("users", &e, "1234567890").await;
     let token = app.login("users", &e, "1234567890").await;
     let claims = serde_json::to_value(peek(&token).unwrap()).unwrap();
-    let payload = b64(&claims);
+    let payload = jwt_segment(&claims);
 
-    let none = format!("{}.{payload}.", b64(&json!({"alg": "none", "typ": "JWT"})));
+    let none = format!(
+        "{}.{payload}.",
+        jwt_segment(&json!({"alg": "none", "typ": "JWT"}))
+    );
     // HS512 signed with the real key: right secret, wrong algorithm.
     let coll = app.config.collection("users").unwrap();
     let record = app.stored_record("users", &e).await;
@@ -50,7 +46,7 @@ async fn alg_none_and_other_algorithms_are_rejected_even_with_the_right_key() {
 #[tokio::test]
 async fn a_correctly_signed_token_of_another_type_is_not_an_auth_token() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("sec");
     app.sign_up("users", &e, "1234567890").await;
     let coll = app.config.collection("users").unwrap();
     let record = app.stored_record("users", &e).await;
@@ -71,18 +67,14 @@ async fn a_correctly_signed_token_of_another_type_is_not_an_auth_token() {
 #[tokio::test]
 async fn logs_of_sign_up_and_login_never_contain_passwords_tokens_or_secrets() {
     let app = TestApp::spawn().await;
-    let e = email();
+    let e = unique_email("sec");
     let password = format!("pw-{}", unique("secret"));
     app.sign_up("users", &e, &password).await;
     let token = app.login("users", &e, &password).await;
-    let (status, _) = app
-        .post(
-            "users",
-            "auth-with-password",
-            json!({"identity": e, "password": "wrong-password-123"}),
-        )
-        .await;
-    assert_eq!(status, 400);
+    assert_eq!(
+        app.login_status("users", &e, "wrong-password-123").await,
+        400
+    );
     let (status, body) = app
         .post_auth("users", "auth-refresh", json!({}), Some(&token))
         .await;
@@ -105,12 +97,8 @@ async fn logs_of_sign_up_and_login_never_contain_passwords_tokens_or_secrets() {
 }
 
 async fn race_sign_ups(store: Arc<dyn Store>) -> (Arc<dyn Store>, String, String) {
-    let app = TestApp::spawn_with(Options {
-        store: Some(store.clone()),
-        ..Default::default()
-    })
-    .await;
-    let e = email();
+    let app = TestApp::on_store(store.clone()).await;
+    let e = unique_email("sec");
     let mut tasks = Vec::new();
     for i in 0..20 {
         let http = app.http.clone();
@@ -162,17 +150,18 @@ async fn twenty_concurrent_sign_ups_with_one_email_create_one_record_in_memory()
 
 #[tokio::test]
 async fn twenty_concurrent_sign_ups_with_one_email_create_one_record_in_dynamodb() {
-    let store = crate::store_contract::dynamo_store().await;
+    let store = dynamo_store().await;
     let table = store.table().to_owned();
     race_sign_ups(store).await;
     // The table is this test's own: exactly the winner's record and its one
     // email marker may exist (no orphan from the 19 losers).
-    let sdk = authgate_adapters::aws::sdk_config().await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk)
-        .endpoint_url(std::env::var("AUTHGATE_TEST_MOTO").unwrap())
-        .build();
-    let client = aws_sdk_dynamodb::Client::from_conf(conf);
-    let items = client.scan().table_name(&table).send().await.unwrap();
+    let items = dynamodb_client()
+        .await
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
     let kinds: Vec<String> = items
         .items()
         .iter()
@@ -183,9 +172,8 @@ async fn twenty_concurrent_sign_ups_with_one_email_create_one_record_in_dynamodb
 
 #[tokio::test]
 async fn forged_tokens_and_ids_of_any_size_are_a_clean_4xx_on_dynamodb() {
-    let store = crate::store_contract::dynamo_store().await;
     let app = TestApp::spawn_with(Options {
-        store: Some(store),
+        store: Some(dynamo_store().await),
         config: authgate_tests::config_with(vec![json!({
             "name": "secure", "type": "auth", "mfa": {"enabled": true}, "otp": {"enabled": true}
         })]),
@@ -194,12 +182,9 @@ async fn forged_tokens_and_ids_of_any_size_are_a_clean_4xx_on_dynamodb() {
     .await;
     let giant = "a".repeat(2100);
     let forged = |kind: &str| {
-        let claims = json!({"collectionId": "_pb_users_auth_", "exp": 9_999_999_999i64, "id": giant,
-            "type": kind, "email": "x@example.com", "newEmail": "y@example.com"});
-        format!(
-            "{}.{}.c2ln",
-            b64(&json!({"alg": "HS256", "typ": "JWT"})),
-            b64(&claims)
+        forged_jwt(
+            &json!({"collectionId": "_pb_users_auth_", "exp": 9_999_999_999i64, "id": giant,
+            "type": kind, "email": "x@example.com", "newEmail": "y@example.com"}),
         )
     };
     let (status, _) = app
@@ -241,19 +226,15 @@ async fn forged_tokens_and_ids_of_any_size_are_a_clean_4xx_on_dynamodb() {
         )
         .await;
     assert_eq!(status, 400);
-    let e = email();
+    let e = unique_email("sec");
     app.sign_up("secure", &e, "1234567890").await;
-    let res = app
-        .http
-        .post(format!(
-            "{}?mfaId={giant}",
-            app.url("secure", "auth-with-password")
-        ))
-        .json(&json!({"identity": e, "password": "1234567890"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (status, body) = app
+        .post(
+            "secure",
+            &format!("auth-with-password?mfaId={giant}"),
+            json!({"identity": e, "password": "1234567890"}),
+        )
+        .await;
+    assert_eq!(status, 400);
     assert_eq!(body["message"], "Invalid or expired MFA session.");
 }

@@ -1,0 +1,302 @@
+//! [`TestApp`]: the real router on a free port (embedded or DynamoDB store,
+//! local mailbox in a temp dir, a clock tests can move), with the requests
+//! tests make again and again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use authgate_adapters::mailbox::LocalMailbox;
+use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::system::OsRandom;
+use authgate_core::config::{fill_secrets, AppConfig};
+use authgate_core::ports::{Mailer, Store};
+use authgate_core::service::Ctx;
+use authgate_http::config_source::StaticConfig;
+use authgate_http::AppState;
+use serde_json::{json, Value};
+
+use crate::fakes::ManualClock;
+use crate::logs::init_logs;
+use crate::mail::{otp_code, read_mails, Mail};
+use crate::names::temp_dir;
+
+/// The default collections document plus whatever a test needs.
+pub fn config_with(collections: Vec<Value>) -> Value {
+    let mut doc = AppConfig::default_document();
+    doc["meta"]["appURL"] = json!("https://app.example.test");
+    if let Some(list) = doc["collections"].as_array_mut() {
+        list.extend(collections);
+    }
+    doc
+}
+
+/// Sets every key of the object `extra` on the object `base` (a shallow
+/// merge: `extra` wins).
+pub fn merge_keys(base: &mut Value, extra: Value) {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+}
+
+/// Options for [`TestApp::spawn_with`].
+pub struct Options {
+    pub config: Value,
+    pub store: Option<Arc<dyn Store>>,
+    pub mailer: Option<Arc<dyn Mailer>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            config: config_with(vec![]),
+            store: None,
+            mailer: None,
+        }
+    }
+}
+
+/// A running server on 127.0.0.1 with its own store and mailbox.
+pub struct TestApp {
+    pub base: String,
+    pub addr: std::net::SocketAddr,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub mail_dir: PathBuf,
+    pub config: Arc<AppConfig>,
+    pub http: reqwest::Client,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn with_config(config: Value) -> Self {
+        Self::spawn_with(Options {
+            config,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The default config on `store` (a DynamoDB one, typically).
+    pub async fn on_store(store: Arc<dyn Store>) -> Self {
+        Self::spawn_with(Options {
+            store: Some(store),
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        init_logs();
+        let mut doc = opts.config;
+        fill_secrets(&mut doc, None, &OsRandom);
+        let config = Arc::new(AppConfig::from_json(&doc).expect("test config is valid"));
+        let store = opts
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let mail_dir = temp_dir("mail");
+        let mailer = opts
+            .mailer
+            .unwrap_or_else(|| Arc::new(LocalMailbox::new(mail_dir.clone())) as Arc<dyn Mailer>);
+        let clock = Arc::new(ManualClock::new());
+        let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))
+            .expect("context")
+            .with_oauth2(Arc::new(
+                authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
+            ));
+        let state = AppState::new(ctx, Arc::new(StaticConfig(config.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(authgate_http::serve(listener, state));
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            clock,
+            store,
+            mail_dir,
+            config,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
+    }
+
+    pub fn url(&self, collection: &str, action: &str) -> String {
+        format!("{}/api/collections/{collection}/{action}", self.base)
+    }
+
+    /// POSTs JSON and returns (status, body as JSON or Null).
+    pub async fn post(&self, collection: &str, action: &str, body: Value) -> (u16, Value) {
+        self.post_auth(collection, action, body, None).await
+    }
+
+    pub async fn post_auth(
+        &self,
+        collection: &str,
+        action: &str,
+        body: Value,
+        token: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self.http.post(self.url(collection, action)).json(&body);
+        if let Some(t) = token {
+            req = req.header("Authorization", t);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs JSON and returns the status and the exact body text, to compare
+    /// answers byte for byte.
+    pub async fn post_text(&self, collection: &str, action: &str, body: Value) -> (u16, String) {
+        let res = self
+            .http
+            .post(self.url(collection, action))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (res.status().as_u16(), res.text().await.expect("body text"))
+    }
+
+    /// POSTs `body` as is, labelled as JSON (malformed bodies), with an
+    /// optional `Authorization` header; returns the raw response.
+    pub async fn post_malformed(
+        &self,
+        collection: &str,
+        action: &str,
+        body: &str,
+        token: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.url(collection, action))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        if let Some(t) = token {
+            req = req.header("Authorization", t);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, collection: &str, action: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(self.url(collection, action))
+            .send()
+            .await
+            .expect("request");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Signs up `email` with `password` in `collection`; panics on failure.
+    pub async fn sign_up(&self, collection: &str, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .post(
+                collection,
+                "records",
+                json!({"email": email, "password": password, "passwordConfirm": password}),
+            )
+            .await;
+        assert_eq!(status, 200, "sign-up failed: {body}");
+        body
+    }
+
+    /// Logs in and returns the token; panics on failure.
+    pub async fn login(&self, collection: &str, email: &str, password: &str) -> String {
+        let (status, body) = self.password_login(collection, email, password).await;
+        assert_eq!(status, 200, "login failed: {body}");
+        body["token"].as_str().expect("token").to_owned()
+    }
+
+    /// POSTs `auth-with-password` for `identity`.
+    pub async fn password_login(
+        &self,
+        collection: &str,
+        identity: &str,
+        password: &str,
+    ) -> (u16, Value) {
+        self.post(
+            collection,
+            "auth-with-password",
+            json!({"identity": identity, "password": password}),
+        )
+        .await
+    }
+
+    /// The status of an `auth-with-password` for `identity`.
+    pub async fn login_status(&self, collection: &str, identity: &str, password: &str) -> u16 {
+        self.password_login(collection, identity, password).await.0
+    }
+
+    /// The status of an `auth-refresh` with `token` as the Authorization header.
+    pub async fn refresh_status(&self, collection: &str, token: &str) -> u16 {
+        self.post_auth(collection, "auth-refresh", json!({}), Some(token))
+            .await
+            .0
+    }
+
+    /// The stored record owning `email` in `collection`; panics if none.
+    pub async fn stored_record(
+        &self,
+        collection: &str,
+        email: &str,
+    ) -> authgate_core::model::Record {
+        let coll = self.config.collection(collection).expect("collection");
+        let key = authgate_core::validate::identity_key(coll, "email", email);
+        self.store
+            .find_record_by_unique(&coll.id, &key)
+            .await
+            .expect("store read")
+            .expect("record exists")
+    }
+
+    /// Every `.eml` written so far, oldest first.
+    pub fn mails(&self) -> Vec<Mail> {
+        read_mails(&self.mail_dir)
+    }
+
+    /// Mails sent to `to` (case-insensitive).
+    pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.mails()
+            .into_iter()
+            .filter(|m| m.to.to_ascii_lowercase().contains(&to.to_ascii_lowercase()))
+            .collect()
+    }
+
+    /// POSTs `request-otp` for `email` and returns `(otpId, code)`, the code
+    /// read from the mail whose text carries that `otpId` (templates with
+    /// `{OTP_ID}`), else from the newest mail to `email`. Panics without one.
+    pub async fn request_otp(&self, collection: &str, email: &str) -> (String, String) {
+        let (status, body) = self
+            .post(collection, "request-otp", json!({ "email": email }))
+            .await;
+        assert_eq!(status, 200, "request-otp failed: {body}");
+        let otp_id = body["otpId"].as_str().expect("otpId").to_owned();
+        let mails = self.mails_to(email);
+        let mail = mails
+            .iter()
+            .find(|m| m.text.contains(&otp_id))
+            .or_else(|| mails.last())
+            .unwrap_or_else(|| panic!("no OTP mail to {email}"));
+        let code = otp_code(mail).unwrap_or_else(|| panic!("no code in {:?}", mail.text));
+        (otp_id, code)
+    }
+
+    /// POSTs `auth-with-otp` with `otp_id` and `code`.
+    pub async fn auth_with_otp(&self, collection: &str, otp_id: &str, code: &str) -> (u16, Value) {
+        self.post(
+            collection,
+            "auth-with-otp",
+            json!({"otpId": otp_id, "password": code}),
+        )
+        .await
+    }
+}

@@ -1,0 +1,269 @@
+//! Test doubles: a clock tests can move, a mailer whose provider is down, a
+//! store with switchable failures, and forged tokens.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use authgate_adapters::memory::MemoryStore;
+use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::ports::{
+    Clock, ConfigStore, CounterStore, ExternalAuthStore, MailError, MailMessage, Mailer, MfaStore,
+    OtpStore, RecordStore, StoreError, StoreResult,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::names::unique;
+
+// ---------------------------------------------------------------------------
+// Clock
+
+/// Real time plus an offset tests can move forward instead of sleeping.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+fn wall_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self(AtomicI64::new(0))
+    }
+    pub fn now_secs(&self) -> i64 {
+        self.now().seconds()
+    }
+    pub fn advance_secs(&self, secs: i64) {
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(wall_millis() + self.0.load(Ordering::SeqCst))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mailer
+
+/// A mailer whose provider is down: every send fails with an error naming a
+/// unique `outage`. Counts its attempts and remembers what it was asked to
+/// send, so a test knows the tokens that must not be logged.
+pub struct FailingMailer {
+    pub outage: String,
+    pub attempts: AtomicUsize,
+    pub seen: Mutex<Vec<MailMessage>>,
+}
+
+impl FailingMailer {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            outage: unique("outage"),
+            attempts: AtomicUsize::new(0),
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+#[async_trait]
+impl Mailer for FailingMailer {
+    async fn send(&self, message: &MailMessage) -> Result<(), MailError> {
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.push(message.clone());
+        }
+        Err(MailError(format!(
+            "simulated provider outage {} (request id: req-1)",
+            self.outage
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Store
+
+/// What [`FaultyStore::update_record`] does.
+pub const UPDATE_OK: u8 = 0;
+pub const UPDATE_BACKEND_ERROR: u8 = 1;
+pub const UPDATE_STALE: u8 = 2;
+
+/// The memory store with switchable failures, to test what a failed step
+/// leaves behind.
+pub struct FaultyStore {
+    inner: MemoryStore,
+    /// One of `UPDATE_*`.
+    pub update: AtomicU8,
+    pub link_insert_fails: AtomicBool,
+}
+
+impl FaultyStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            inner: MemoryStore::new(),
+            update: AtomicU8::new(UPDATE_OK),
+            link_insert_fails: AtomicBool::new(false),
+        })
+    }
+}
+
+fn injected() -> StoreError {
+    StoreError::Backend("injected failure".into())
+}
+
+#[async_trait]
+impl RecordStore for FaultyStore {
+    async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.inner.insert_record(record, unique).await
+    }
+    async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>> {
+        self.inner.get_record(collection_id, id).await
+    }
+    async fn find_record_by_unique(
+        &self,
+        collection_id: &str,
+        key: &UniqueKey,
+    ) -> StoreResult<Option<Record>> {
+        self.inner.find_record_by_unique(collection_id, key).await
+    }
+    async fn update_record(
+        &self,
+        old: &Record,
+        new: &Record,
+        old_unique: &[UniqueKey],
+        new_unique: &[UniqueKey],
+    ) -> StoreResult<()> {
+        match self.update.load(Ordering::SeqCst) {
+            UPDATE_BACKEND_ERROR => Err(injected()),
+            UPDATE_STALE => Err(StoreError::Stale),
+            _ => {
+                self.inner
+                    .update_record(old, new, old_unique, new_unique)
+                    .await
+            }
+        }
+    }
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.inner.delete_record(record, unique).await
+    }
+}
+
+#[async_trait]
+impl CounterStore for FaultyStore {
+    async fn hit(
+        &self,
+        key: &str,
+        limit: u32,
+        window_secs: i64,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner.hit(key, limit, window_secs, now).await
+    }
+}
+
+#[async_trait]
+impl OtpStore for FaultyStore {
+    async fn insert_otp(&self, otp: &Otp) -> StoreResult<()> {
+        self.inner.insert_otp(otp).await
+    }
+    async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>> {
+        self.inner.get_otp(collection_id, id).await
+    }
+    async fn consume_otp(
+        &self,
+        collection_id: &str,
+        id: &str,
+        code_hash: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner
+            .consume_otp(collection_id, id, code_hash, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl MfaStore for FaultyStore {
+    async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()> {
+        self.inner.insert_mfa(session).await
+    }
+    async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>> {
+        self.inner.get_mfa(collection_id, id).await
+    }
+    async fn consume_mfa(
+        &self,
+        collection_id: &str,
+        id: &str,
+        record_id: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        self.inner
+            .consume_mfa(collection_id, id, record_id, now)
+            .await
+    }
+}
+
+#[async_trait]
+impl ExternalAuthStore for FaultyStore {
+    async fn find_external_auth(
+        &self,
+        collection_id: &str,
+        provider: &str,
+        provider_id: &str,
+    ) -> StoreResult<Option<ExternalAuth>> {
+        self.inner
+            .find_external_auth(collection_id, provider, provider_id)
+            .await
+    }
+    async fn insert_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        if self.link_insert_fails.load(Ordering::SeqCst) {
+            return Err(injected());
+        }
+        self.inner.insert_external_auth(link).await
+    }
+    async fn list_external_auths(
+        &self,
+        collection_id: &str,
+        record_id: &str,
+    ) -> StoreResult<Vec<ExternalAuth>> {
+        self.inner
+            .list_external_auths(collection_id, record_id)
+            .await
+    }
+    async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        self.inner.delete_external_auth(link).await
+    }
+}
+
+#[async_trait]
+impl ConfigStore for FaultyStore {
+    async fn load_config(&self) -> StoreResult<Option<Value>> {
+        self.inner.load_config().await
+    }
+    async fn save_config(&self, config: &Value) -> StoreResult<()> {
+        self.inner.save_config(config).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+/// A JSON value as a JWT segment: base64url without padding.
+pub fn jwt_segment(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+}
+
+/// A token shaped like an HS256 JWT carrying `claims`, with a signature no
+/// key produced.
+pub fn forged_jwt(claims: &Value) -> String {
+    format!(
+        "{}.{}.c2ln",
+        jwt_segment(&json!({"alg": "HS256", "typ": "JWT"})),
+        jwt_segment(claims)
+    )
+}
