@@ -23,7 +23,7 @@ async fn a_correct_password_returns_a_token_and_the_record_with_its_email() {
     );
     let token = body["token"].as_str().unwrap();
     let claims = authgate_core::token::peek(token).unwrap();
-    assert_eq!(claims.kind, "auth");
+    assert_eq!(claims.kind, Some(authgate_core::token::TokenKind::Auth));
     assert_eq!(claims.refreshable, Some(true));
     assert_eq!(claims.collection_id, "_pb_users_auth_");
     assert_eq!(claims.id, body["record"]["id"].as_str().unwrap());

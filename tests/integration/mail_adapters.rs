@@ -26,7 +26,7 @@ fn message(to: &str) -> MailMessage {
             "<p>Hello,</p><p>Thank you for joining us at Acme.</p><p><a class=\"btn\" href=\"{link}\" target=\"_blank\" rel=\"noopener\">Verify</a></p><p>Thanks,<br/>Acme team</p>"
         ),
         text: format!("Hello,\n\nClick to verify: {link}\n\nThanks,\nAcme team — café"),
-        kind: "verification",
+        kind: authgate_core::model::MailFlow::Verification,
     }
 }
 

@@ -51,12 +51,26 @@ async fn a_correctly_signed_token_of_another_type_is_not_an_auth_token() {
     let coll = app.config.collection("users").unwrap();
     let record = app.stored_record("users", &e).await;
     let now = authgate_core::ports::Clock::now(app.clock.as_ref());
+    let mut tokens = Vec::new();
     for kind in [
         authgate_core::token::TokenKind::Verification,
         authgate_core::token::TokenKind::PasswordReset,
-        authgate_core::token::TokenKind::File,
     ] {
         let t = authgate_core::token::issue(coll, &record, kind, now, Default::default()).unwrap();
+        tokens.push((format!("{kind:?}"), t));
+    }
+    // A PocketBase file token (a type Authgate never issues), signed as
+    // PocketBase signs it: HS256 with the record's key and the file secret.
+    let key = format!("{}{}", record.token_key, coll.file_token.secret.expose());
+    let claims = json!({"collectionId": coll.id, "exp": now.seconds() + 180, "id": record.id, "type": "file"});
+    let file = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
+    )
+    .unwrap();
+    tokens.push(("File".to_owned(), file));
+    for (kind, t) in tokens {
         let (status, _) = app
             .post_auth("users", "auth-refresh", json!({}), Some(&t))
             .await;

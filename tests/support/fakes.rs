@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use authgate_adapters::memory::MemoryStore;
-use authgate_core::model::{ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey};
+use authgate_core::model::{
+    CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
+};
 use authgate_core::ports::{
     Clock, ConfigStore, CounterStore, ExternalAuthStore, MailError, MailMessage, Mailer, MfaStore,
     OtpStore, RecordStore, StoreError, StoreResult,
@@ -157,7 +159,7 @@ impl RecordStore for FaultyStore {
 impl CounterStore for FaultyStore {
     async fn hit(
         &self,
-        key: &str,
+        key: &CounterKey<'_>,
         limit: u32,
         window_secs: i64,
         now: Timestamp,

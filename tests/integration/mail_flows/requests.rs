@@ -197,6 +197,10 @@ async fn when_the_mailer_fails_requests_still_answer_204_log_the_error_and_chang
             .iter()
             .find_map(|m| token_after(&message.text, m))
             .expect("a link in every message");
-        assert!(!logs.contains(&token), "{} token logged", message.kind);
+        assert!(
+            !logs.contains(&token),
+            "{} token logged",
+            message.kind.as_str()
+        );
     }
 }

@@ -53,7 +53,7 @@ async fn an_otp_from_the_mail_logs_in_with_a_token_and_the_record() {
     assert_eq!(body["record"]["email"], e.as_str());
     assert_eq!(body["record"]["collectionName"], "otpusers");
     let claims = authgate_core::token::peek(body["token"].as_str().unwrap()).unwrap();
-    assert_eq!(claims.kind, "auth");
+    assert_eq!(claims.kind, Some(authgate_core::token::TokenKind::Auth));
     assert_eq!(claims.id, body["record"]["id"].as_str().unwrap());
 }
 

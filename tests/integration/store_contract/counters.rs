@@ -2,15 +2,23 @@
 
 use std::sync::Arc;
 
-use authgate_core::model::Timestamp;
+use authgate_core::model::{CounterKey, Timestamp};
 use authgate_core::ports::Store;
 
 use super::{wins, T0};
 
+/// A counter of its own for each name (the store treats keys as opaque).
+fn counter(name: &str) -> CounterKey<'_> {
+    CounterKey::OtpCheck {
+        collection_id: "contract",
+        record_id: name,
+    }
+}
+
 pub(super) async fn a_counter_allows_limit_hits_per_window_and_starts_a_new_window_after_it(
     store: Arc<dyn Store>,
 ) {
-    let key = "rl:auth-with-password:127.0.0.1";
+    let key = &counter("auth-with-password:127.0.0.1");
     for i in 0..3 {
         assert!(
             store.hit(key, 3, 60, T0.plus_secs(i)).await.unwrap(),
@@ -23,7 +31,7 @@ pub(super) async fn a_counter_allows_limit_hits_per_window_and_starts_a_new_wind
         .await
         .unwrap());
     // Other keys have their own windows.
-    assert!(store.hit("rl:other", 3, 60, T0).await.unwrap());
+    assert!(store.hit(&counter("other"), 3, 60, T0).await.unwrap());
     // The window started at the first hit and lasts 60 s.
     let next = T0.plus_secs(60);
     for i in 0..3 {
@@ -34,14 +42,14 @@ pub(super) async fn a_counter_allows_limit_hits_per_window_and_starts_a_new_wind
     }
     assert!(!store.hit(key, 3, 60, next).await.unwrap());
     // A limit of 1 allows exactly one hit.
-    assert!(store.hit("rl:once", 1, 60, T0).await.unwrap());
-    assert!(!store.hit("rl:once", 1, 60, T0).await.unwrap());
+    assert!(store.hit(&counter("once"), 1, 60, T0).await.unwrap());
+    assert!(!store.hit(&counter("once"), 1, 60, T0).await.unwrap());
 }
 
 pub(super) async fn concurrent_counter_hits_allow_exactly_the_limit(store: Arc<dyn Store>) {
     let allowed = wins(20, || {
         let store = store.clone();
-        async move { store.hit("rl:burst", 5, 60, T0).await }
+        async move { store.hit(&counter("burst"), 5, 60, T0).await }
     })
     .await;
     assert_eq!(allowed, 5);

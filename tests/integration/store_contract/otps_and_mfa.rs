@@ -73,7 +73,7 @@ fn mfa(id: &str) -> MfaSession {
         id: id.to_owned(),
         collection_id: COLL.to_owned(),
         record_id: "owneraaaaaaaaaa".to_owned(),
-        method: "password".to_owned(),
+        method: authgate_core::model::AuthMethod::Password,
         created: T0,
         expires_at: T0.plus_secs(300),
     }
