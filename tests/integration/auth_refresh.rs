@@ -74,3 +74,28 @@ async fn a_token_of_another_collection_is_403() {
         "The request requires auth record from admins collection."
     );
 }
+
+#[tokio::test]
+async fn only_a_capitalised_bearer_prefix_is_stripped_as_pocketbase_does() {
+    let app = TestApp::spawn().await;
+    let e = unique_email("refresh");
+    app.sign_up("users", &e, "1234567890").await;
+    let token = app.login("users", &e, "1234567890").await;
+    // PocketBase strips exactly `Bearer ` (case-sensitive); anything else is
+    // read as part of the token, which then fails like any malformed one.
+    for header in [format!("bearer {token}"), format!("BEARER {token}")] {
+        let (status, body) = app
+            .post_auth("users", "auth-refresh", json!({}), Some(&header))
+            .await;
+        assert_eq!(status, 401, "{header:.7}: {body}");
+    }
+    let (status, body) = app
+        .post_auth(
+            "users",
+            "auth-refresh",
+            json!({}),
+            Some(&format!("Bearer {token}")),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -85,6 +85,22 @@ async fn missing_fields_and_bad_identity_field_are_validation_errors() {
 }
 
 #[tokio::test]
+async fn an_overlong_identity_reports_the_allowed_length_as_params() {
+    let app = TestApp::spawn().await;
+    let body = json!({"identity": "x".repeat(256), "password": "x"});
+    let (status, body) = app.post("users", "auth-with-password", body).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["data"]["identity"],
+        json!({
+            "code": "validation_length_out_of_range",
+            "message": "The length must be between 1 and 255.",
+            "params": {"min": 1, "max": 255}
+        })
+    );
+}
+
+#[tokio::test]
 async fn other_identity_fields_work_with_their_unique_index() {
     let app = TestApp::with_config(config_with(vec![json!({
         "name": "members", "type": "auth",

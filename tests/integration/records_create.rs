@@ -229,3 +229,14 @@ async fn bodies_over_64_kib_are_refused_with_413() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["status"], 413);
 }
+
+#[tokio::test]
+async fn an_unknown_collection_is_404_even_for_a_body_over_64_kib() {
+    let app = TestApp::spawn().await;
+    let big = json!({"email": unique_email("signup"), "name": "x".repeat(70 * 1024)});
+    let (status, body) = app.post("nope", "records", big).await;
+    assert_eq!(
+        status, 404,
+        "the collection is checked before the body is read: {body}"
+    );
+}

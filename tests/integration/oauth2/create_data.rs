@@ -96,6 +96,34 @@ async fn create_data_is_validated_like_sign_up() {
 }
 
 #[tokio::test]
+async fn a_create_data_password_needs_password_confirm_as_in_sign_up() {
+    let app = app_with(json!({})).await;
+    let email = unique_email("cconfirm");
+    // PocketBase sends `createData` through its records create request, so
+    // a password without `passwordConfirm` fails exactly as a sign-up does.
+    let body = json!({"createData": {"password": "long-enough-password"}});
+    let (status, res) = login_as(&app, &email, &[], body).await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(res["message"], "Failed to create record.");
+    assert_eq!(
+        res["data"]["passwordConfirm"]["code"], "validation_required",
+        "{res}"
+    );
+    let (status, res) = app
+        .post(
+            "people",
+            "records",
+            json!({"email": unique_email("cconfirm"), "password": "long-enough-password"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(
+        res["data"]["passwordConfirm"]["code"], "validation_required",
+        "{res}"
+    );
+}
+
+#[tokio::test]
 async fn a_taken_username_is_not_mapped_and_does_not_block_the_sign_up() {
     let app = app_with(json!({})).await;
     let first = unique_email("dupname");
