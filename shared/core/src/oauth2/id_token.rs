@@ -89,6 +89,7 @@ fn secs_from_f64(f: f64) -> Option<i64> {
     (!f.is_nan()).then_some(f as i64)
 }
 
+/// An option given as one string or a list of them (`extra.issuers`).
 pub(super) fn string_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a

@@ -66,7 +66,7 @@ pub(super) fn invalid(msg: impl Into<String>) -> UserError {
     UserError::Invalid(msg.into())
 }
 
-pub(super) fn text(v: &Value, key: &str) -> String {
+fn text(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -75,7 +75,7 @@ pub(super) fn text(v: &Value, key: &str) -> String {
 }
 
 /// PocketBase's `cast.ToBool` for claims sent as bool or string (Apple sends "true").
-pub(super) fn truthy(v: &Value, key: &str) -> bool {
+fn truthy(v: &Value, key: &str) -> bool {
     match v.get(key) {
         Some(Value::Bool(b)) => *b,
         Some(Value::String(s)) => matches!(s.trim(), "true" | "1" | "TRUE" | "True" | "t" | "T"),
