@@ -13,4 +13,5 @@ pub mod mailbox;
 pub mod memory;
 pub mod oauth2;
 pub mod ses;
+mod single_use;
 pub mod system;

@@ -9,9 +9,10 @@ use authgate_core::model::{
     CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
 };
 use authgate_core::ports::{
-    ConfigStore, CounterStore, ExternalAuthStore, MfaStore, OtpStore, RecordStore, StoreError,
-    StoreResult,
+    ConfigStore, CounterStore, ExternalAuthStore, RecordStore, StoreError, StoreResult,
 };
+
+use crate::single_use::{single_use_ports, SingleUseItem};
 
 #[derive(Default)]
 struct State {
@@ -177,75 +178,64 @@ impl CounterStore for MemoryStore {
     }
 }
 
-#[async_trait]
-impl OtpStore for MemoryStore {
-    async fn insert_otp(&self, otp: &Otp) -> StoreResult<()> {
-        let mut s = self.lock()?;
-        s.otps
-            .insert((otp.collection_id.clone(), otp.id.clone()), otp.clone());
+/// Which map of [`State`] holds a kind of single-use item.
+trait Kept: SingleUseItem + Clone + Sized {
+    fn items(state: &mut State) -> &mut HashMap<(String, String), Self>;
+}
+
+impl Kept for Otp {
+    fn items(state: &mut State) -> &mut HashMap<(String, String), Self> {
+        &mut state.otps
+    }
+}
+
+impl Kept for MfaSession {
+    fn items(state: &mut State) -> &mut HashMap<(String, String), Self> {
+        &mut state.mfas
+    }
+}
+
+impl MemoryStore {
+    async fn insert_single_use<T: Kept>(&self, item: &T) -> StoreResult<()> {
+        let slot = item.slot();
+        let key = (slot.collection_id.to_owned(), slot.id.to_owned());
+        T::items(&mut *self.lock()?).insert(key, item.clone());
         Ok(())
     }
 
-    async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>> {
-        let s = self.lock()?;
-        Ok(s.otps
-            .get(&(collection_id.to_owned(), id.to_owned()))
-            .cloned())
-    }
-
-    async fn consume_otp(
+    async fn get_single_use<T: Kept>(
         &self,
         collection_id: &str,
         id: &str,
-        code_hash: &str,
+    ) -> StoreResult<Option<T>> {
+        let key = (collection_id.to_owned(), id.to_owned());
+        Ok(T::items(&mut *self.lock()?).get(&key).cloned())
+    }
+
+    /// Check and removal happen under one lock, so of concurrent consumers
+    /// exactly one gets `true`, as with DynamoDB's conditional delete.
+    async fn consume_single_use<T: Kept>(
+        &self,
+        collection_id: &str,
+        id: &str,
+        guard: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
-        let mut s = self.lock()?;
+        let mut state = self.lock()?;
+        let items = T::items(&mut state);
         let key = (collection_id.to_owned(), id.to_owned());
-        let ok =
-            matches!(s.otps.get(&key), Some(o) if o.code_hash == code_hash && o.expires_at > now);
+        let ok = items.get(&key).is_some_and(|item| {
+            let slot = item.slot();
+            slot.guard == guard && slot.expires_at > now
+        });
         if ok {
-            s.otps.remove(&key);
+            items.remove(&key);
         }
         Ok(ok)
     }
 }
 
-#[async_trait]
-impl MfaStore for MemoryStore {
-    async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()> {
-        let mut s = self.lock()?;
-        s.mfas.insert(
-            (session.collection_id.clone(), session.id.clone()),
-            session.clone(),
-        );
-        Ok(())
-    }
-
-    async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>> {
-        let s = self.lock()?;
-        Ok(s.mfas
-            .get(&(collection_id.to_owned(), id.to_owned()))
-            .cloned())
-    }
-
-    async fn consume_mfa(
-        &self,
-        collection_id: &str,
-        id: &str,
-        record_id: &str,
-        now: Timestamp,
-    ) -> StoreResult<bool> {
-        let mut s = self.lock()?;
-        let key = (collection_id.to_owned(), id.to_owned());
-        let ok =
-            matches!(s.mfas.get(&key), Some(m) if m.record_id == record_id && m.expires_at > now);
-        if ok {
-            s.mfas.remove(&key);
-        }
-        Ok(ok)
-    }
-}
+single_use_ports!(MemoryStore);
 
 #[async_trait]
 impl ExternalAuthStore for MemoryStore {

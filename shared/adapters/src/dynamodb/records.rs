@@ -1,0 +1,211 @@
+//! Records and their unique markers. A unique value is an item of its own
+//! (`UNQ#…`) claimed with `attribute_not_exists(pk)` in the same
+//! `TransactWriteItems` as the record, so a record and its unique values are
+//! written, changed and released all together or not at all, and of two
+//! concurrent claims of one value exactly one wins.
+
+use async_trait::async_trait;
+use authgate_core::model::{Record, UniqueKey};
+use authgate_core::ports::{RecordStore, StoreError, StoreResult};
+
+use super::codec::{decode_record, marker_attributes, marker_record_id, n, record_attributes};
+use super::{free_or_owned_by, not_exists, Condition, DynamoStore, Item};
+
+impl DynamoStore {
+    fn record_item(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<Item> {
+        let mut item = self.record_key(&record.collection_id, &record.id);
+        item.extend(record_attributes(record, unique)?);
+        Ok(item)
+    }
+
+    fn marker_item(&self, collection_id: &str, key: &UniqueKey, record_id: &str) -> Item {
+        let mut item = self.unique_key(collection_id, key);
+        item.extend(marker_attributes(key, record_id));
+        item
+    }
+}
+
+/// The stored record is still the version the caller read (optimistic
+/// concurrency: a lost race is [`StoreError::Stale`]).
+fn version_is(version: u64) -> Condition {
+    Condition::new("#v = :old")
+        .name("#v", "version")
+        .value(":old", n(version))
+}
+
+/// Keeps the first occurrence of each key: a transaction may not touch one
+/// item twice.
+fn dedup(keys: &[UniqueKey]) -> Vec<&UniqueKey> {
+    let mut out: Vec<&UniqueKey> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// The index of the item whose condition cancelled a transaction.
+fn failed_at(codes: &[Option<String>]) -> Option<usize> {
+    codes
+        .iter()
+        .position(|c| c.as_deref() == Some("ConditionalCheckFailed"))
+}
+
+/// A conflict on the marker at `index` among `claimed` (the items after the
+/// record, in transaction order).
+fn conflict(claimed: &[&UniqueKey], index: usize) -> StoreError {
+    StoreError::Conflict {
+        field: claimed
+            .get(index)
+            .map(|k| k.field.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// A cancellation that no condition of ours explains.
+fn cancelled(what: &str, codes: &[Option<String>]) -> StoreError {
+    StoreError::Backend(format!("{what} transaction cancelled: {codes:?}"))
+}
+
+#[async_trait]
+impl RecordStore for DynamoStore {
+    async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        let unique = dedup(unique);
+        let owned: Vec<UniqueKey> = unique.iter().map(|k| (*k).clone()).collect();
+        let mut items = vec![self.put(self.record_item(record, &owned)?, Some(not_exists()))?];
+        for key in &unique {
+            items.push(self.put(
+                self.marker_item(&record.collection_id, key, &record.id),
+                Some(not_exists()),
+            )?);
+        }
+        match self
+            .transact("TransactWriteItems(insert record)", items)
+            .await?
+        {
+            None => Ok(()),
+            Some(codes) => match failed_at(&codes) {
+                Some(0) => Err(StoreError::Conflict { field: "id".into() }),
+                Some(i) => Err(conflict(&unique, i - 1)),
+                None => Err(cancelled("insert record", &codes)),
+            },
+        }
+    }
+
+    async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>> {
+        self.get_item("GetItem(record)", self.record_key(collection_id, id))
+            .await?
+            .map(|item| decode_record(&item))
+            .transpose()
+    }
+
+    async fn find_record_by_unique(
+        &self,
+        collection_id: &str,
+        key: &UniqueKey,
+    ) -> StoreResult<Option<Record>> {
+        let Some(marker) = self
+            .get_item(
+                "GetItem(unique marker)",
+                self.unique_key(collection_id, key),
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let record_id = marker_record_id(&marker)?;
+        self.get_record(collection_id, &record_id).await
+    }
+
+    async fn update_record(
+        &self,
+        old: &Record,
+        new: &Record,
+        old_unique: &[UniqueKey],
+        new_unique: &[UniqueKey],
+    ) -> StoreResult<()> {
+        let coll = &old.collection_id;
+        let claims: Vec<&UniqueKey> = dedup(new_unique)
+            .into_iter()
+            .filter(|k| !old_unique.contains(k))
+            .collect();
+        let mut releases: Vec<&UniqueKey> = dedup(old_unique)
+            .into_iter()
+            .filter(|k| !new_unique.contains(k))
+            .collect();
+        let stored_unique: Vec<UniqueKey> = dedup(new_unique).into_iter().cloned().collect();
+
+        // A released marker that belongs to another record (only possible if
+        // the table was edited by hand) is left alone, as the in-memory store
+        // does: the transaction is retried without it. Bounded by the number
+        // of releases.
+        loop {
+            let mut items = vec![self.put(
+                self.record_item(new, &stored_unique)?,
+                Some(version_is(old.version)),
+            )?];
+            for key in &claims {
+                items.push(self.put(
+                    self.marker_item(coll, key, &old.id),
+                    Some(free_or_owned_by(&old.id)),
+                )?);
+            }
+            for key in &releases {
+                items.push(
+                    self.delete(self.unique_key(coll, key), Some(free_or_owned_by(&old.id)))?,
+                );
+            }
+            let Some(codes) = self
+                .transact("TransactWriteItems(update record)", items)
+                .await?
+            else {
+                return Ok(());
+            };
+            // Items are: the record, the claims, the releases.
+            match failed_at(&codes) {
+                Some(0) => return Err(StoreError::Stale),
+                Some(i) if i <= claims.len() => return Err(conflict(&claims, i - 1)),
+                Some(i) if i - 1 - claims.len() < releases.len() => {
+                    releases.remove(i - 1 - claims.len());
+                }
+                _ => return Err(cancelled("update record", &codes)),
+            }
+        }
+    }
+
+    async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        let coll = &record.collection_id;
+        let mut items = vec![self.delete(
+            self.record_key(coll, &record.id),
+            Some(version_is(record.version)),
+        )?];
+        for key in dedup(unique) {
+            items.push(self.delete(
+                self.unique_key(coll, key),
+                Some(free_or_owned_by(&record.id)),
+            )?);
+        }
+        match self
+            .transact("TransactWriteItems(delete record)", items)
+            .await?
+        {
+            None => Ok(()),
+            Some(codes) if failed_at(&codes) == Some(0) => Err(StoreError::Stale),
+            Some(codes) => Err(cancelled("delete record", &codes)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_keeps_first_occurrences_in_order() {
+        let a = UniqueKey::new("email", "a@x.io");
+        let b = UniqueKey::new("username", "a");
+        let keys = [a.clone(), b.clone(), a.clone()];
+        assert_eq!(dedup(&keys), vec![&a, &b]);
+    }
+}

@@ -1,0 +1,84 @@
+//! OTPs and MFA sessions on DynamoDB: stored with one `PutItem`, read with
+//! one consistent `GetItem`, consumed with one conditional `DeleteItem`,
+//! written once here for any [`SingleUse`] kind.
+
+use authgate_core::model::Timestamp;
+use authgate_core::ports::StoreResult;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::codec::{n, s, ttl_seconds};
+use super::{Condition, DynamoStore, Item, TTL_ATTRIBUTE};
+use crate::single_use::{single_use_ports, SingleUseItem};
+
+/// The exact expiry (epoch milliseconds) that consumption checks. The TTL
+/// attribute next to it only garbage-collects, and late: DynamoDB keeps
+/// expired items for up to days, the emulators for ever.
+pub(super) const EXPIRES_AT_MS: &str = "expiresAtMs";
+
+/// How one kind of single-use item is stored; the codecs live with the
+/// others in `codec.rs`.
+pub(super) trait SingleUse: SingleUseItem + Sized {
+    /// Key prefix and sort key (`OTP`, `MFA`), lower-cased in error messages.
+    const KIND: &'static str;
+    /// The attribute holding [`crate::single_use::Slot::guard`].
+    const GUARD: &'static str;
+
+    /// Every attribute but the key and the TTL; the expiry as
+    /// [`EXPIRES_AT_MS`].
+    fn attributes(&self) -> Vec<(String, AttributeValue)>;
+
+    fn decode(item: &Item) -> StoreResult<Self>;
+}
+
+impl DynamoStore {
+    async fn insert_single_use<T: SingleUse>(&self, value: &T) -> StoreResult<()> {
+        let slot = value.slot();
+        let mut item = self.single_use_key(T::KIND, slot.collection_id, slot.id);
+        item.extend(value.attributes());
+        item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(slot.expires_at)));
+        self.put_item(&op::<T>("PutItem"), item).await
+    }
+
+    /// Returns the item even when expired: the services check expiry
+    /// themselves (and the TTL may not have run yet).
+    async fn get_single_use<T: SingleUse>(
+        &self,
+        collection_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<T>> {
+        let key = self.single_use_key(T::KIND, collection_id, id);
+        self.get_item(&op::<T>("GetItem"), key)
+            .await?
+            .map(|item| T::decode(&item))
+            .transpose()
+    }
+
+    /// Deletes the item if its guard attribute equals `guard` and it has not
+    /// expired at `now`. Single use under concurrency comes from the
+    /// condition being checked by the one `DeleteItem`, never from a read
+    /// before it; expiry is in the condition because TTL is lazy.
+    async fn consume_single_use<T: SingleUse>(
+        &self,
+        collection_id: &str,
+        id: &str,
+        guard: &str,
+        now: Timestamp,
+    ) -> StoreResult<bool> {
+        let condition = Condition::new(&format!(
+            "attribute_exists(pk) AND {} = :guard AND {EXPIRES_AT_MS} > :now",
+            T::GUARD
+        ))
+        .value(":guard", s(guard))
+        .value(":now", n(now.0));
+        let key = self.single_use_key(T::KIND, collection_id, id);
+        self.conditional_delete(&op::<T>("DeleteItem"), key, condition)
+            .await
+    }
+}
+
+/// `PutItem(otp)` and the like, for error messages.
+fn op<T: SingleUse>(call: &str) -> String {
+    format!("{call}({})", T::KIND.to_ascii_lowercase())
+}
+
+single_use_ports!(DynamoStore);
