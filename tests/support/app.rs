@@ -20,10 +20,14 @@ use crate::logs::init_logs;
 use crate::mail::{otp_code, read_mails, Mail};
 use crate::names::temp_dir;
 
-/// The default collections document plus whatever a test needs.
+/// The default collections document plus whatever a test needs. Rate
+/// limit rules are off here (every test request comes from 127.0.0.1 and
+/// the test clock stands still); `rate_limits.rs` tests them, and the
+/// per-account password cap, which stays on.
 pub fn config_with(collections: Vec<Value>) -> Value {
     let mut doc = AppConfig::default_document();
     doc["meta"]["appURL"] = json!("https://app.example.test");
+    doc["rateLimits"] = json!({"enabled": false});
     if let Some(list) = doc["collections"].as_array_mut() {
         list.extend(collections);
     }
@@ -43,6 +47,9 @@ pub struct Options {
     pub config: Value,
     pub store: Option<Arc<dyn Store>>,
     pub mailer: Option<Arc<dyn Mailer>>,
+    /// Proxy hops whose `X-Forwarded-For` is trusted (lets a test speak
+    /// from many addresses).
+    pub trusted_proxy_hops: usize,
 }
 
 impl Default for Options {
@@ -51,6 +58,7 @@ impl Default for Options {
             config: config_with(vec![]),
             store: None,
             mailer: None,
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -106,7 +114,8 @@ impl TestApp {
             .with_oauth2(Arc::new(
                 authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
             ));
-        let state = AppState::new(ctx, Arc::new(StaticConfig(config.clone())));
+        let state = AppState::new(ctx, Arc::new(StaticConfig(config.clone())))
+            .with_trusted_proxy_hops(opts.trusted_proxy_hops);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

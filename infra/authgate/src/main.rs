@@ -147,7 +147,8 @@ async fn serve(
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?
         .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let state = AppState::new(ctx, Arc::new(StaticConfig(Arc::new(cfg))))
-        .with_cors_origins(authgate_http::env::cors_origins());
+        .with_cors_origins(authgate_http::env::cors_origins())
+        .with_trusted_proxy_hops(authgate_http::env::trusted_proxy_hops()?);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     println!(

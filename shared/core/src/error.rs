@@ -73,6 +73,10 @@ pub enum Error {
     /// 429: a limit was hit.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 `Too Many Requests.` from a rate limit, with the seconds after
+    /// which the window is over (the `Retry-After` header).
+    #[error("Too Many Requests.")]
+    RateLimited { retry_after_secs: i64 },
     /// 500: something outside the caller's control. The message is logged,
     /// never sent to the client.
     #[error("internal error: {0}")]
@@ -121,8 +125,8 @@ impl Error {
         Self::Unauthorized("The request requires valid record authorization token.".into())
     }
 
-    pub fn too_many_requests() -> Self {
-        Self::TooManyRequests("Too Many Requests.".into())
+    pub fn rate_limited(retry_after_secs: i64) -> Self {
+        Self::RateLimited { retry_after_secs }
     }
 }
 

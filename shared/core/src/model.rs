@@ -197,6 +197,17 @@ pub enum CounterKey<'a> {
         collection_id: &'a str,
         record_id: &'a str,
     },
+    /// Requests of one client under one rate limit rule (`scope` names the
+    /// rule and, for collection rules, the route).
+    RateLimit { scope: &'a str, client: &'a str },
+    /// Password attempts against one account: a record id, or for an
+    /// unknown identity the identity as named (so both are capped alike).
+    PasswordAttempts {
+        collection_id: &'a str,
+        subject: &'a str,
+    },
+    /// Mails of one flow to one (folded) address, whoever asked for them.
+    MailTo { flow: MailFlow, address: &'a str },
 }
 
 impl CounterKey<'_> {
@@ -215,6 +226,12 @@ impl CounterKey<'_> {
                 collection_id,
                 record_id,
             } => format!("otp:check:{collection_id}:{record_id}"),
+            Self::RateLimit { scope, client } => format!("rl:{scope}:{client}"),
+            Self::PasswordAttempts {
+                collection_id,
+                subject,
+            } => format!("pw:{collection_id}:{subject}"),
+            Self::MailTo { flow, address } => format!("mailto:{}:{address}", flow.as_str()),
         }
     }
 }

@@ -22,12 +22,25 @@ pub mod vars {
     pub const CONFIG_TTL_SECS: &str = "AUTHGATE_CONFIG_TTL_SECS";
     /// Optional SES configuration set.
     pub const SES_CONFIGURATION_SET: &str = "AUTHGATE_SES_CONFIGURATION_SET";
+    /// Proxies in front of API Gateway (e.g. CloudFront) whose
+    /// `X-Forwarded-For` entries are trusted for the client address (0 by
+    /// default: the header is ignored).
+    pub const TRUSTED_PROXY_HOPS: &str = "AUTHGATE_TRUSTED_PROXY_HOPS";
     /// Comma-separated allowed CORS origins (`*` by default).
     pub const CORS_ORIGINS: &str = "AUTHGATE_CORS_ORIGINS";
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// Trusted proxy hops from the environment (0 when unset).
+pub fn trusted_proxy_hops() -> Result<usize, BoxError> {
+    var(vars::TRUSTED_PROXY_HOPS)
+        .map(|v| v.parse::<usize>())
+        .transpose()
+        .map_err(|_| "AUTHGATE_TRUSTED_PROXY_HOPS must be a whole number".into())
+        .map(Option::unwrap_or_default)
 }
 
 /// Allowed CORS origins from the environment.
@@ -68,5 +81,7 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?
         .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let config = Arc::new(CachedStoreConfig::new(store, clock, ttl));
-    Ok(AppState::new(ctx, config).with_cors_origins(cors_origins()))
+    Ok(AppState::new(ctx, config)
+        .with_cors_origins(cors_origins())
+        .with_trusted_proxy_hops(trusted_proxy_hops()?))
 }

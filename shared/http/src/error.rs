@@ -2,6 +2,7 @@
 //! envelope `{"status":N,"message":"…","data":{…}}`.
 
 use authgate_core::Error;
+use axum::http::header::{self, HeaderValue};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -28,6 +29,10 @@ pub fn envelope(status: StatusCode, message: &str) -> Response {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = match &self.0 {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         let (status, message, data) = match self.0 {
             Error::BadRequest { message, data } => (StatusCode::BAD_REQUEST, message, json!(data)),
             Error::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m, json!({})),
@@ -35,6 +40,11 @@ impl IntoResponse for ApiError {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m, json!({})),
             Error::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, json!({})),
             Error::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m, json!({})),
+            Error::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests.".to_owned(),
+                json!({}),
+            ),
             Error::Internal(detail) => {
                 // The detail goes to the log once; the client gets a generic body.
                 tracing::error!(error = %detail, "request failed");
@@ -45,10 +55,15 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (
+        let mut res = (
             status,
             Json(json!({"status": status.as_u16(), "message": message, "data": data})),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        res
     }
 }

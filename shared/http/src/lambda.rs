@@ -6,9 +6,7 @@ use lambda_http::{Request, RequestExt};
 
 pub use crate::env::BoxError;
 
-/// The client address API Gateway saw (never a client-supplied header).
-#[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub use crate::client::ClientIp;
 
 /// Logs as JSON lines (CloudWatch friendly), level from `RUST_LOG`.
 pub fn init_tracing(json: bool) {

@@ -4,6 +4,7 @@
 //! Handlers translate: find the collection, read the input, call the
 //! service, render. Status codes are chosen in [`error`] only.
 
+pub mod client;
 pub mod config_source;
 pub mod env;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod extract;
 pub mod fields;
 pub mod lambda;
 mod middleware;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
 
@@ -25,7 +27,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::i
     let app = router(state).layer(axum::middleware::map_request(
         |mut req: Request| async move {
             if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-                let ip = lambda::ClientIp(addr.ip().to_string());
+                let ip = client::ClientIp(addr.ip().to_string());
                 req.extensions_mut().insert(ip);
             }
             req

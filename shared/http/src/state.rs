@@ -15,6 +15,9 @@ pub struct AppState {
     pub config: Arc<dyn ConfigSource>,
     /// Allowed CORS origins; `*` allows any.
     pub cors_origins: Arc<Vec<String>>,
+    /// Proxies in front of us whose `X-Forwarded-For` entries are trusted
+    /// (0: the header is ignored). See `client::client_key`.
+    pub trusted_proxy_hops: usize,
 }
 
 impl AppState {
@@ -23,7 +26,13 @@ impl AppState {
             ctx,
             config,
             cors_origins: Arc::new(vec!["*".into()]),
+            trusted_proxy_hops: 0,
         }
+    }
+
+    pub fn with_trusted_proxy_hops(mut self, hops: usize) -> Self {
+        self.trusted_proxy_hops = hops;
+        self
     }
 
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {

@@ -154,7 +154,7 @@ async fn app_on(store: Arc<dyn Store>) -> TestApp {
     TestApp::spawn_with(Options {
         config: config_with(vec![collection("people", json!({}))]),
         store: Some(store),
-        mailer: None,
+        ..Default::default()
     })
     .await
 }

@@ -150,7 +150,9 @@ fn otp(raw: RawOtp, path: &str) -> Result<OtpConfig, ConfigError> {
             10,
             86400,
         )?,
-        length: int_in(&format!("{path}.otp.length"), raw.length, 8, 4, 32)? as usize,
+        // Authgate: at least 6 digits (PocketBase allows 4). At 5 checks per
+        // window, 4 digits give an attacker a real chance per account per day.
+        length: int_in(&format!("{path}.otp.length"), raw.length, 8, 6, 32)? as usize,
         email_template: template(raw.email_template, defaults::OTP),
     })
 }

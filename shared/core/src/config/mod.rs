@@ -71,6 +71,10 @@ pub struct RateLimitRule {
     pub label: String,
     pub max_requests: u32,
     pub duration: i64,
+    /// `""` (everyone), `@guest` (requests without a valid auth token) or
+    /// `@auth` (with one), as in PocketBase.
+    #[serde(default)]
+    pub audience: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -89,6 +89,12 @@ fn rate_limits(raw: RawRateLimits) -> Result<RateLimits, ConfigError> {
                 "must be ≥ 1",
             ));
         }
+        if !["", "@guest", "@auth"].contains(&r.audience.as_str()) {
+            return Err(err(
+                format!("rateLimits.rules[{i}].audience"),
+                "must be \"\", \"@guest\" or \"@auth\"",
+            ));
+        }
     }
     let failed = raw.failed_logins_per_account.unwrap_or(10);
     if !(1..100).contains(&failed) {
@@ -97,11 +103,18 @@ fn rate_limits(raw: RawRateLimits) -> Result<RateLimits, ConfigError> {
             "must be between 1 and 99",
         ));
     }
+    let window = raw.failed_logins_window.unwrap_or(900);
+    if !(1..=86_400).contains(&window) {
+        return Err(err(
+            "rateLimits.failedLoginsWindow",
+            "must be between 1 and 86400 seconds",
+        ));
+    }
     Ok(RateLimits {
         enabled: raw.enabled.unwrap_or(true),
         rules,
         failed_logins_per_account: failed,
-        failed_logins_window_secs: raw.failed_logins_window.unwrap_or(300),
+        failed_logins_window_secs: window,
     })
 }
 
@@ -111,6 +124,7 @@ fn default_rate_rules() -> Vec<RateLimitRule> {
         label: label.into(),
         max_requests,
         duration,
+        audience: String::new(),
     };
     vec![
         rule("*:auth", 2, 3),

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::config::Collection;
+use crate::config::{AppConfig, Collection};
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::form::{self, Errors};
 use crate::model::{AuthMethod, Record, Timestamp};
@@ -10,6 +10,7 @@ use crate::secret::Secret;
 use crate::validate::identity_key;
 
 use super::auth::{self, Factor};
+use super::rate_limit::{self, Attempted};
 use super::{finish_auth, AuthOutcome, Ctx};
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,9 +43,13 @@ impl AuthWithPasswordInput {
 }
 
 /// Logs in with an identity and password (the collection must allow
-/// password auth: `guards`). `mfa_id` is the query's.
+/// password auth: `guards`). `mfa_id` is the query's. Every attempt counts
+/// against the account's cap (`rate_limit::password_attempt`), right or
+/// wrong, before the password is checked: over it even the right password
+/// gets the 429.
 pub async fn auth_with_password(
     ctx: &Ctx,
+    cfg: &AppConfig,
     collection: &Collection,
     input: AuthWithPasswordInput,
     mfa_id: Option<&str>,
@@ -52,6 +57,11 @@ pub async fn auth_with_password(
 ) -> Result<AuthOutcome> {
     form::check(input.validate(collection))?;
     let record = find_by_identity(ctx, collection, &input.identity, &input.identity_field).await?;
+    let who = match &record {
+        Some(r) => Attempted::Record(&r.id),
+        None => Attempted::UnknownIdentity(&input.identity),
+    };
+    rate_limit::password_attempt(ctx, &cfg.rate_limits, collection, who, now).await?;
     // Unknown identity and wrong password must be indistinguishable: same
     // work (a real argon2 verify against a dummy hash), same answer.
     if !ctx

@@ -12,6 +12,7 @@ use crate::token::{self, TokenKind};
 use crate::validate;
 
 use super::mail_token::{check_token, keep};
+use super::rate_limit::{self, Attempted};
 use super::records::{self, Hardening, HardeningSteps, WriteError};
 use super::Ctx;
 
@@ -66,8 +67,13 @@ pub async fn confirm_email_change(
         errors.insert("password".into(), e);
     } else {
         // Without a valid token there is no record to check against:
-        // PocketBase reports the password as invalid too.
+        // PocketBase reports the password as invalid too. With one, the
+        // check counts against the account's password attempts.
         let record = checked.as_ref().map(|(record, _)| record);
+        if let Some(r) = record {
+            let who = Attempted::Record(&r.id);
+            rate_limit::password_attempt(ctx, &cfg.rate_limits, collection, who, now).await?;
+        }
         if record.is_none() || !ctx.verify_password(record, password).await? {
             errors.insert(
                 "password".into(),

@@ -59,6 +59,29 @@ pub async fn resend_allowed(
     Ok(ctx.store.hit(&key, 1, RESEND_WINDOW_SECS, now).await?)
 }
 
+/// Mails of one flow to one address per hour, whoever asks for them.
+pub const MAILS_PER_TARGET: u32 = 3;
+const TARGET_WINDOW_SECS: i64 = 3600;
+
+/// Counts a `flow` mail to `address` (ASCII case-folded) and says whether it
+/// is within [`MAILS_PER_TARGET`] per hour.
+pub async fn target_allowed(
+    ctx: &Ctx,
+    flow: MailFlow,
+    address: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    let address = crate::email::fold(address);
+    let key = CounterKey::MailTo {
+        flow,
+        address: &address,
+    };
+    Ok(ctx
+        .store
+        .hit(&key, MAILS_PER_TARGET, TARGET_WINDOW_SECS, now)
+        .await?)
+}
+
 /// A link mail: which flow, for which record, to which address, with which
 /// extra token claims.
 pub struct LinkMail<'a> {

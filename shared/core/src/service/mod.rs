@@ -18,6 +18,7 @@ pub mod auth;
 pub mod guards;
 pub mod mail_delivery;
 pub mod mail_token;
+pub mod rate_limit;
 pub mod records;
 pub mod sign_up;
 

@@ -25,8 +25,10 @@ pub struct RequestEmailChangeInput {
 ///
 /// Errors: 400 `newEmail` validation (`validation_not_in_invalid` when it
 /// is the current address, `validation_invalid_new_email` when another
-/// record has it; both ASCII case-insensitive, as identities are). A failed
-/// send is logged and still answers 204, like the other request endpoints.
+/// record has it; both ASCII case-insensitive, as identities are). A
+/// throttled request (one mail per record per resend window, at most
+/// [`mail_delivery::MAILS_PER_TARGET`] per hour to one address) or a failed
+/// send still answers 204, like the other request endpoints.
 pub async fn request_email_change(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -61,5 +63,19 @@ pub async fn request_email_change(
             new_email: Some(new_email.to_owned()),
         },
     };
+    // The per-record throttle of every mail flow, then a limit per target
+    // address across all senders: a signed-up attacker cannot make us mail
+    // arbitrary people. Over either: the usual answer, no mail.
+    if !mail_delivery::resend_allowed(ctx, mail.flow, record, now).await? {
+        return Ok(());
+    }
+    if !mail_delivery::target_allowed(ctx, mail.flow, new_email, now).await? {
+        tracing::warn!(
+            collection = %collection.name,
+            record_id = %record.id,
+            "too many email-change mails to one address; nothing sent"
+        );
+        return Ok(());
+    }
     mail_delivery::send_link_mail(ctx, cfg, collection, mail, now).await
 }

@@ -13,8 +13,8 @@ pub async fn auth_with_password(
     Common(q): Common,
     Form(input): Form<svc::AuthWithPasswordInput>,
 ) -> Result<Response, ApiError> {
-    let collection = route.collection();
+    let (cfg, collection) = (route.config(), route.collection());
     let outcome =
-        svc::auth_with_password(&app.ctx, collection, input, q.mfa_id(), app.now()).await?;
+        svc::auth_with_password(&app.ctx, cfg, collection, input, q.mfa_id(), app.now()).await?;
     Ok(auth_response(outcome, q.fields()))
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::envelope;
 use crate::fields::project;
+use crate::rate_limit;
 use crate::state::AppState;
 
 mod auth_methods;
@@ -26,36 +27,45 @@ mod request_password_reset;
 mod request_verification;
 
 /// `.route(PATH, METHOD(HANDLER))` for each endpoint under
-/// `/api/collections/{collection}/`, the handler named like its path.
+/// `/api/collections/{collection}/`, the handler named like its path, with
+/// the endpoint's rate limit tags (PocketBase's action names).
 macro_rules! endpoints {
-    ($router:expr, $($method:ident $path:literal => $module:ident),* $(,)?) => {
+    ($state:expr, $router:expr,
+     $($method:ident $path:literal => $module:ident $tags:expr),* $(,)?) => {
         $router$(.route(
             concat!("/api/collections/{collection}/", $path),
-            $method($module::$module),
+            $method($module::$module).route_layer(axum::middleware::from_fn_with_state(
+                rate_limit::Tags { app: $state.clone(), tags: $tags },
+                rate_limit::route,
+            )),
         ))*
     };
 }
 
 /// Builds the one router every entry point runs.
 pub fn router(state: AppState) -> Router {
-    let router = endpoints!(Router::new(),
-        get "auth-methods" => auth_methods,
-        post "auth-with-password" => auth_with_password,
-        post "request-otp" => request_otp,
-        post "auth-with-otp" => auth_with_otp,
-        post "auth-with-oauth2" => auth_with_oauth2,
-        post "auth-refresh" => auth_refresh,
-        post "records" => records_create,
-        post "request-verification" => request_verification,
-        post "confirm-verification" => confirm_verification,
-        post "request-password-reset" => request_password_reset,
-        post "confirm-password-reset" => confirm_password_reset,
-        post "request-email-change" => request_email_change,
-        post "confirm-email-change" => confirm_email_change,
+    let router = endpoints!(state, Router::new(),
+        get "auth-methods" => auth_methods &["listAuthMethods"],
+        post "auth-with-password" => auth_with_password &["authWithPassword", "auth"],
+        post "request-otp" => request_otp &["requestOTP"],
+        post "auth-with-otp" => auth_with_otp &["authWithOTP", "auth"],
+        post "auth-with-oauth2" => auth_with_oauth2 &["authWithOAuth2", "auth"],
+        post "auth-refresh" => auth_refresh &["authRefresh"],
+        post "records" => records_create &["create"],
+        post "request-verification" => request_verification &["requestVerification"],
+        post "confirm-verification" => confirm_verification &["confirmVerification"],
+        post "request-password-reset" => request_password_reset &["requestPasswordReset"],
+        post "confirm-password-reset" => confirm_password_reset &["confirmPasswordReset"],
+        post "request-email-change" => request_email_change &["requestEmailChange"],
+        post "confirm-email-change" => confirm_email_change &["confirmEmailChange"],
     );
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::global,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::middleware::headers,
