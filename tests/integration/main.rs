@@ -14,6 +14,7 @@ mod mail_flows;
 mod mfa;
 mod oauth2;
 mod otp;
+mod rate_limits;
 mod records_create;
 mod sdk;
 mod security;

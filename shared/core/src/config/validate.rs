@@ -188,11 +188,46 @@ mod tests {
                 json!({"collections":[{"name":"a"},{"name":"A"}]}),
                 "collections[1].name",
             ),
+            (
+                json!({"collections":[{"name":"a","type":"auth","otp":{"enabled":true,"length":4}}]}),
+                "collections[0].otp.length: must be ≥ 6",
+            ),
+            (
+                json!({"rateLimits":{"rules":[{"label":"*:auth","maxRequests":1,"duration":1,"audience":"@admin"}]}}),
+                "rateLimits.rules[0].audience",
+            ),
+            (
+                json!({"rateLimits":{"failedLoginsWindow":0}}),
+                "rateLimits.failedLoginsWindow",
+            ),
         ];
         for (doc, want) in cases {
             let got = parse(doc).expect_err(want).to_string();
             assert!(got.starts_with(want), "want {want:?}, got {got:?}");
         }
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default_with_pocketbases_rules_and_an_account_cap() {
+        let cfg = parse(json!({})).expect("valid");
+        let limits = &cfg.rate_limits;
+        assert!(limits.enabled);
+        let rules: Vec<(&str, u32, i64)> = limits
+            .rules
+            .iter()
+            .map(|r| (r.label.as_str(), r.max_requests, r.duration))
+            .collect();
+        assert_eq!(
+            rules,
+            [("*:auth", 2, 3), ("*:create", 20, 5), ("/api/", 300, 10)]
+        );
+        assert_eq!(
+            (
+                limits.failed_logins_per_account,
+                limits.failed_logins_window_secs
+            ),
+            (10, 900)
+        );
     }
 
     #[test]
