@@ -166,6 +166,10 @@ impl CounterStore for FaultyStore {
     ) -> StoreResult<bool> {
         self.inner.hit(key, limit, window_secs, now).await
     }
+
+    async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
+        self.inner.give_back(key, now).await
+    }
 }
 
 #[async_trait]

@@ -176,6 +176,16 @@ impl CounterStore for MemoryStore {
         }
         Ok(false)
     }
+
+    async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        if let Some(entry) = s.counters.get_mut(&key.storage_key()) {
+            if entry.1 > now && entry.0 > 0 {
+                entry.0 -= 1;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which map of [`State`] holds a kind of single-use item.

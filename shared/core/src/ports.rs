@@ -82,6 +82,11 @@ pub trait CounterStore: Send + Sync {
         window_secs: i64,
         now: Timestamp,
     ) -> StoreResult<bool>;
+
+    /// Takes back one hit of `key`'s live window (a successful login gives
+    /// its password attempt back). Nothing happens when the window is over
+    /// or holds no hits; never goes below zero under concurrency.
+    async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()>;
 }
 
 /// One-time passwords.

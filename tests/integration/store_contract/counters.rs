@@ -54,3 +54,28 @@ pub(super) async fn concurrent_counter_hits_allow_exactly_the_limit(store: Arc<d
     .await;
     assert_eq!(allowed, 5);
 }
+
+pub(super) async fn a_hit_given_back_frees_its_slot_only_in_a_live_window(store: Arc<dyn Store>) {
+    let key = &counter("give-back");
+    assert!(store.hit(key, 2, 60, T0).await.unwrap());
+    assert!(store.hit(key, 2, 60, T0).await.unwrap());
+    assert!(!store.hit(key, 2, 60, T0).await.unwrap());
+    store.give_back(key, T0).await.unwrap();
+    assert!(
+        store.hit(key, 2, 60, T0).await.unwrap(),
+        "the slot given back"
+    );
+    // Never below zero: giving back more than was counted frees nothing extra.
+    let other = &counter("give-back-2");
+    store.give_back(other, T0).await.unwrap();
+    assert!(store.hit(other, 1, 60, T0).await.unwrap());
+    store.give_back(other, T0).await.unwrap();
+    store.give_back(other, T0).await.unwrap();
+    assert!(store.hit(other, 1, 60, T0).await.unwrap());
+    assert!(!store.hit(other, 1, 60, T0).await.unwrap());
+    // After the window nothing is given back into the next one.
+    let late = T0.plus_secs(61);
+    store.give_back(key, late).await.unwrap();
+    assert!(store.hit(key, 1, 60, late).await.unwrap());
+    assert!(!store.hit(key, 1, 60, late).await.unwrap());
+}

@@ -68,6 +68,7 @@ contract!(
     deleting_a_record_releases_its_unique_values_unless_it_changed,
     a_counter_allows_limit_hits_per_window_and_starts_a_new_window_after_it,
     concurrent_counter_hits_allow_exactly_the_limit,
+    a_hit_given_back_frees_its_slot_only_in_a_live_window,
     an_otp_is_consumed_once_and_only_with_the_right_code_before_expiry,
     concurrent_otp_consumes_have_exactly_one_winner,
     an_mfa_session_is_consumed_once_and_only_by_its_record_before_expiry,

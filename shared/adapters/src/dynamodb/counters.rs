@@ -132,4 +132,24 @@ impl CounterStore for DynamoStore {
         // safe answer for a rate limit.
         Ok(false)
     }
+
+    async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
+        // Conditional, so a window that ended or holds no hits is left alone
+        // and concurrent give-backs never take the count below zero.
+        let result = self
+            .counter_update(&key.storage_key())
+            .update_expression("SET #h = #h - :one")
+            .condition_expression("#we > :now AND #h > :zero")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now.0))
+            .send()
+            .await;
+        condition_held(
+            "UpdateItem(counter give back)",
+            result,
+            UpdateItemError::is_conditional_check_failed_exception,
+        )
+        .map(drop)
+    }
 }

@@ -44,9 +44,9 @@ impl AuthWithPasswordInput {
 
 /// Logs in with an identity and password (the collection must allow
 /// password auth: `guards`). `mfa_id` is the query's. Every attempt counts
-/// against the account's cap (`rate_limit::password_attempt`), right or
-/// wrong, before the password is checked: over it even the right password
-/// gets the 429.
+/// against the account's cap (`rate_limit::password_attempt`) before the
+/// password is checked, so over it even the right password gets the 429; a
+/// successful one then gives its attempt back.
 pub async fn auth_with_password(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -73,6 +73,7 @@ pub async fn auth_with_password(
     let Some(record) = record else {
         return Err(Error::bad_request("Failed to authenticate."));
     };
+    rate_limit::password_attempt_succeeded(ctx, collection, &record.id, now).await?;
     let factor = Factor {
         method: AuthMethod::Password,
         mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),

@@ -106,6 +106,38 @@ pub enum Attempted<'a> {
     UnknownIdentity(&'a str),
 }
 
+impl Attempted<'_> {
+    fn subject(self) -> String {
+        match self {
+            Self::Record(id) => format!("r:{id}"),
+            Self::UnknownIdentity(identity) => format!("i:{}", crate::email::fold(identity)),
+        }
+    }
+
+    fn key<'a>(self, collection: &'a Collection, subject: &'a str) -> CounterKey<'a> {
+        CounterKey::PasswordAttempts {
+            collection_id: &collection.id,
+            subject,
+        }
+    }
+}
+
+/// A successful login gives its attempt back, so the cap counts failures:
+/// the owner's own logins never lock the account.
+pub async fn password_attempt_succeeded(
+    ctx: &Ctx,
+    collection: &Collection,
+    record_id: &str,
+    now: Timestamp,
+) -> Result<()> {
+    let who = Attempted::Record(record_id);
+    let subject = who.subject();
+    Ok(ctx
+        .store
+        .give_back(&who.key(collection, &subject), now)
+        .await?)
+}
+
 /// Reserves one password attempt against an account before the password is
 /// checked (so concurrent guesses cannot slip past the cap while argon2
 /// runs), and refuses it with the rate limit 429 once the account's
@@ -120,14 +152,8 @@ pub async fn password_attempt(
     who: Attempted<'_>,
     now: Timestamp,
 ) -> Result<()> {
-    let subject = match who {
-        Attempted::Record(id) => format!("r:{id}"),
-        Attempted::UnknownIdentity(identity) => format!("i:{}", crate::email::fold(identity)),
-    };
-    let key = CounterKey::PasswordAttempts {
-        collection_id: &collection.id,
-        subject: &subject,
-    };
+    let subject = who.subject();
+    let key = who.key(collection, &subject);
     let window = limits.failed_logins_window_secs;
     if ctx
         .store
