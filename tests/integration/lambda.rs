@@ -85,16 +85,23 @@ async fn init_error(State(rt): State<Arc<Runtime>>, body: String) -> &'static st
 /// A table of its own with the default config applied, as
 /// `authgate collections apply` would leave it.
 async fn fresh_table() -> String {
+    table_with_config(|_| {}).await
+}
+
+/// A table of its own holding the default config as changed by `edit`
+/// (e.g. its `rateLimits`), secrets filled in.
+pub(crate) async fn table_with_config(edit: impl FnOnce(&mut Value)) -> String {
     let table = unique("authgate-lambda-");
     let store = DynamoStore::new(dynamodb_client().await, table.clone());
     store.create_table().await.expect("create table");
     let mut doc = AppConfig::default_document();
+    edit(&mut doc);
     fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
     store.save_config(&doc).await.expect("save config");
     table
 }
 
-fn event(name: &str) -> Value {
+pub(crate) fn event(name: &str) -> Value {
     let path = repo_root().join("infra/events").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
@@ -102,7 +109,7 @@ fn event(name: &str) -> Value {
 
 /// Runs the function binary `slug` as a Lambda process, feeds it `events`
 /// in order and returns the API Gateway responses it produced.
-async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
+pub(crate) async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
     let bin = bin_dir().join(slug);
     assert!(
         bin.exists(),
@@ -158,13 +165,13 @@ async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
     out
 }
 
-fn status(res: &Value) -> u64 {
+pub(crate) fn status(res: &Value) -> u64 {
     res["statusCode"]
         .as_u64()
         .unwrap_or_else(|| panic!("not an API Gateway response: {res}"))
 }
 
-fn body(res: &Value) -> Value {
+pub(crate) fn body(res: &Value) -> Value {
     serde_json::from_str(res["body"].as_str().unwrap_or("null")).unwrap_or(Value::Null)
 }
 
