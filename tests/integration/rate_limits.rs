@@ -233,6 +233,34 @@ async fn the_owners_own_logins_give_their_attempts_back() {
 }
 
 #[tokio::test]
+async fn a_password_reset_lifts_the_account_cap_at_once() {
+    let limits = json!({"enabled": true, "rules": [], "failedLoginsPerAccount": 3});
+    let app = behind_proxy(Some(limits), None).await;
+    let e = unique_email("reset");
+    app.sign_up("users", &e, "1234567890").await;
+    for _ in 0..3 {
+        login_from(&app, "192.0.2.1", &e, "guess").await;
+    }
+    let (status, _, _) = login_from(&app, "192.0.2.1", &e, "1234567890").await;
+    assert_eq!(status, 429);
+    let (status, body) = app
+        .post("users", "request-password-reset", json!({ "email": e }))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let token = app
+        .mails_to(&e)
+        .last()
+        .and_then(|m| m.token_after("confirm-password-reset/"))
+        .expect("reset token");
+    let body =
+        json!({"token": token, "password": "new-password-1", "passwordConfirm": "new-password-1"});
+    let (status, _, text) = post_from(&app, "192.0.2.2", "confirm-password-reset", body).await;
+    assert_eq!(status, 204, "{text}");
+    let (status, _, body) = login_from(&app, "192.0.2.1", &e, "new-password-1").await;
+    assert_eq!(status, 200, "the reset lifted the cap: {body}");
+}
+
+#[tokio::test]
 async fn over_the_cap_known_and_unknown_identities_get_byte_identical_answers() {
     let limits = json!({"enabled": true, "rules": [], "failedLoginsPerAccount": 3});
     let app = behind_proxy(Some(limits), None).await;

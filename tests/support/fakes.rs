@@ -170,6 +170,10 @@ impl CounterStore for FaultyStore {
     async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
         self.inner.give_back(key, now).await
     }
+
+    async fn clear(&self, key: &CounterKey<'_>) -> StoreResult<()> {
+        self.inner.clear(key).await
+    }
 }
 
 #[async_trait]

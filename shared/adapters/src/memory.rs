@@ -177,6 +177,11 @@ impl CounterStore for MemoryStore {
         Ok(false)
     }
 
+    async fn clear(&self, key: &CounterKey<'_>) -> StoreResult<()> {
+        self.lock()?.counters.remove(&key.storage_key());
+        Ok(())
+    }
+
     async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
         let mut s = self.lock()?;
         if let Some(entry) = s.counters.get_mut(&key.storage_key()) {

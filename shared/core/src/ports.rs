@@ -87,6 +87,10 @@ pub trait CounterStore: Send + Sync {
     /// its password attempt back). Nothing happens when the window is over
     /// or holds no hits; never goes below zero under concurrency.
     async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()>;
+
+    /// Ends `key`'s window: the next hit starts a new one (a password reset
+    /// lifts the account's attempt cap).
+    async fn clear(&self, key: &CounterKey<'_>) -> StoreResult<()>;
 }
 
 /// One-time passwords.

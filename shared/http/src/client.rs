@@ -37,7 +37,11 @@ pub fn client_key(
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect();
-        chain.push(seen.to_owned());
+        // API Gateway appends the address it saw to `X-Forwarded-For`
+        // itself; a local proxy's peer is not in it. Count that hop once.
+        if chain.last().map(String::as_str) != Some(seen) {
+            chain.push(seen.to_owned());
+        }
         let index = chain.len().saturating_sub(trusted_hops + 1);
         chain.swap_remove(index)
     };
@@ -86,6 +90,11 @@ mod tests {
         assert_eq!(
             key("203.0.113.9", Some("6.6.6.6, 198.51.100.1, 10.0.0.2"), 2).as_deref(),
             Some("198.51.100.1")
+        );
+        assert_eq!(
+            key("203.0.113.9", Some("198.51.100.1, 203.0.113.9"), 1).as_deref(),
+            Some("198.51.100.1"),
+            "API Gateway's own entry (the address it saw) is one hop, not two"
         );
         assert_eq!(
             key("203.0.113.9", None, 1).as_deref(),

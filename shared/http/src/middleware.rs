@@ -33,6 +33,11 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     };
     if let Some(allow) = allowed.and_then(|a| HeaderValue::from_str(&a).ok()) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+        // Browser apps read a 429's wait time.
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
         if preflight {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,

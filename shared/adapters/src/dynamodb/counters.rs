@@ -133,6 +133,17 @@ impl CounterStore for DynamoStore {
         Ok(false)
     }
 
+    async fn clear(&self, key: &CounterKey<'_>) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self.counter_key(&key.storage_key())))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(counter)", &e))?;
+        Ok(())
+    }
+
     async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
         // Conditional, so a window that ended or holds no hits is left alone
         // and concurrent give-backs never take the count below zero.

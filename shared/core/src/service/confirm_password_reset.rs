@@ -12,6 +12,7 @@ use crate::token::TokenKind;
 use crate::validate;
 
 use super::mail_token::{check_token, keep, TokenCheck};
+use super::rate_limit;
 use super::records::{self, Hardening, HardeningSteps};
 use super::Ctx;
 
@@ -51,7 +52,8 @@ impl ConfirmPasswordResetInput {
 /// find the token signed with a key that no longer exists.
 ///
 /// An unverified record becomes verified when the token's email is still the
-/// record's: the mail reached that address, which proves it.
+/// record's: the mail reached that address, which proves it. The account's
+/// password attempt cap is lifted, so its owner can log in at once.
 ///
 /// Errors (all fields reported together, as PocketBase does): `token`
 /// (`validation_required`, `validation_invalid_token`,
@@ -108,7 +110,7 @@ pub async fn confirm_password_reset(
         }
         hardening.apply(ctx, &record, &mut new, steps).await?;
         if records::write(ctx, collection, &record, &new, None).await? {
-            return Ok(());
+            return rate_limit::password_attempts_cleared(ctx, collection, &record.id).await;
         }
     }
     Err(invalid_token())

@@ -138,6 +138,19 @@ pub async fn password_attempt_succeeded(
         .await?)
 }
 
+/// A password reset lifts the account's cap: whoever proved the address
+/// chose a new password, and their logins must not wait out an attacker's
+/// window.
+pub async fn password_attempts_cleared(
+    ctx: &Ctx,
+    collection: &Collection,
+    record_id: &str,
+) -> Result<()> {
+    let who = Attempted::Record(record_id);
+    let subject = who.subject();
+    Ok(ctx.store.clear(&who.key(collection, &subject)).await?)
+}
+
 /// Reserves one password attempt against an account before the password is
 /// checked (so concurrent guesses cannot slip past the cap while argon2
 /// runs), and refuses it with the rate limit 429 once the account's
