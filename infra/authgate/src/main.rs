@@ -145,6 +145,7 @@ async fn serve(
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?
+        .with_hasher(authgate_http::env::hasher()?)
         .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let state = AppState::new(ctx, Arc::new(StaticConfig(Arc::new(cfg))))
         .with_cors_origins(authgate_http::env::cors_origins())

@@ -77,6 +77,10 @@ pub enum Error {
     /// which the window is over (the `Retry-After` header).
     #[error("Too Many Requests.")]
     RateLimited { retry_after_secs: i64 },
+    /// 503: too many password hashes are waiting; the request can be
+    /// retried shortly.
+    #[error("Service is busy, please try again shortly.")]
+    Unavailable,
     /// 500: something outside the caller's control. The message is logged,
     /// never sent to the client.
     #[error("internal error: {0}")]

@@ -1,50 +1,196 @@
-//! Password hashing with argon2id (OWASP parameters), always off the async
-//! executor: one hash costs tens of milliseconds of CPU.
+//! Password hashing with argon2id (OWASP parameters: m=19456 KiB, t=2, p=1)
+//! on a bounded pool of worker threads.
+//!
+//! One hash costs ~25 ms of CPU and 19 MiB of memory. Run on tokio's
+//! blocking pool, N concurrent logins meant N threads each allocating (and
+//! the allocator keeping) 19 MiB: memory grew with load, unbounded. Here a
+//! fixed number of workers (one per core by default) each own one reusable
+//! 19 MiB block buffer; requests wait in a bounded FIFO queue, and past its
+//! bound are refused at once ([`Error::Unavailable`], 503) instead of piling
+//! up.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine as _;
+use subtle::ConstantTimeEq;
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 
 /// OWASP's argon2id recommendation: m=19456 KiB, t=2, p=1.
-fn argon2() -> Result<Argon2<'static>> {
-    let params = Params::new(19_456, 2, 1, None).map_err(Error::internal)?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+const M_KIB: u32 = 19_456;
+const T_COST: u32 = 2;
+const P_COST: u32 = 1;
+const OUTPUT_LEN: usize = 32;
+
+/// A real argon2id hash (our parameters) of a random password that was
+/// thrown away: verifying against it costs exactly what verifying a real
+/// record's hash costs, so an unknown identity answers as slowly as a wrong
+/// password. It is a constant so that no hash is computed at start-up.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Ne8sTBPFzU1o0dC4hG9s0w$D7bdqcOoXn8Gu8zJmHAobobvuXjQ6qV27GGWzlHlwzU";
+
+fn params(m: u32, t: u32, p: u32) -> Result<Params> {
+    Params::new(m, t, p, Some(OUTPUT_LEN)).map_err(Error::internal)
 }
 
-/// Hashes `password` with a salt made from `salt_bytes` (16 random bytes,
-/// injected so hashing stays deterministic under test).
-pub async fn hash(password: String, salt_bytes: [u8; 16]) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password, &salt_bytes))
-        .await
-        .map_err(Error::internal)?
+enum Job {
+    Hash {
+        password: String,
+        salt: [u8; 16],
+        reply: oneshot::Sender<Result<String>>,
+    },
+    Verify {
+        password: String,
+        phc: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
-pub fn hash_blocking(password: &str, salt_bytes: &[u8; 16]) -> Result<String> {
-    let salt = SaltString::encode_b64(salt_bytes).map_err(Error::internal)?;
-    let phc = argon2()?
-        .hash_password(password.as_bytes(), &salt)
+/// The hashing pool. Cheap to clone (a handle to the queue).
+#[derive(Clone)]
+pub struct Hasher {
+    queue: SyncSender<Job>,
+}
+
+impl Hasher {
+    /// `workers` threads (at least one) behind a queue of `queue` waiting
+    /// jobs.
+    pub fn new(workers: usize, queue: usize) -> Self {
+        let (tx, rx) = mpsc::sync_channel(queue);
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || worker(&rx));
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing worker");
+            }
+        }
+        Self { queue: tx }
+    }
+
+    /// One worker per core, and up to 32 waiting jobs per worker.
+    pub fn per_core() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self::new(cores, cores * 32)
+    }
+
+    fn submit(&self, job: Job) -> Result<()> {
+        self.queue.try_send(job).map_err(|e| match e {
+            TrySendError::Full(_) => Error::Unavailable,
+            TrySendError::Disconnected(_) => Error::internal("password hashing workers are gone"),
+        })
+    }
+
+    /// Hashes `password` with `salt` (16 random bytes, injected so hashing
+    /// stays deterministic under test) into a PHC string.
+    pub async fn hash(&self, password: &str, salt: [u8; 16]) -> Result<String> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Hash {
+            password: password.to_owned(),
+            salt,
+            reply,
+        })?;
+        answer.await.map_err(Error::internal)?
+    }
+
+    /// Whether `password` matches the PHC string `phc`. A malformed hash
+    /// verifies as false rather than erroring, so a corrupt record cannot be
+    /// told apart from a wrong password.
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Verify {
+            password: password.to_owned(),
+            phc: phc.to_owned(),
+            reply,
+        })?;
+        answer.await.map_err(Error::internal)
+    }
+}
+
+/// A worker: takes jobs in arrival order and computes them in its own
+/// block buffer, allocated once.
+fn worker(queue: &Mutex<Receiver<Job>>) {
+    let mut memory = vec![Block::default(); M_KIB as usize];
+    loop {
+        let job = match queue.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else {
+            return; // every Hasher handle is gone
+        };
+        match job {
+            Job::Hash {
+                password,
+                salt,
+                reply,
+            } => {
+                let _ = reply.send(hash_with(&mut memory, &password, &salt));
+            }
+            Job::Verify {
+                password,
+                phc,
+                reply,
+            } => {
+                let _ = reply.send(verify_with(&mut memory, &password, &phc));
+            }
+        }
+    }
+}
+
+fn hash_with(memory: &mut [Block], password: &str, salt: &[u8; 16]) -> Result<String> {
+    let argon = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params(M_KIB, T_COST, P_COST)?,
+    );
+    let mut out = [0u8; OUTPUT_LEN];
+    argon
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
         .map_err(Error::internal)?;
-    Ok(phc.to_string())
+    let salt = SaltString::encode_b64(salt).map_err(Error::internal)?;
+    let hash = base64::engine::general_purpose::STANDARD_NO_PAD.encode(out);
+    Ok(format!(
+        "$argon2id$v=19$m={M_KIB},t={T_COST},p={P_COST}${}${hash}",
+        salt.as_str()
+    ))
 }
 
-/// Verifies `password` against a PHC string. A malformed hash verifies as
-/// false (after doing the same work against `dummy`) rather than erroring, so
-/// a corrupt record cannot be told apart from a wrong password.
-pub async fn verify(password: String, phc: String) -> Result<bool> {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, &phc))
-        .await
-        .map_err(Error::internal)
-}
-
-fn verify_blocking(password: &str, phc: &str) -> bool {
+fn verify_with(memory: &mut [Block], password: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    match argon2() {
-        Ok(a) => a.verify_password(password.as_bytes(), &parsed).is_ok(),
-        Err(_) => false,
+    if parsed.algorithm.as_str() != "argon2id" {
+        return false;
     }
+    let value = |name: &str| parsed.params.get_decimal(name).unwrap_or(0);
+    let (m, t, p) = (value("m"), value("t"), value("p"));
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let Ok(params) = Params::new(m, t, p, Some(expected.len())) else {
+        return false;
+    };
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = vec![0u8; expected.len()];
+    // Our own parameters use the worker's buffer; others (imported hashes)
+    // get one of their own for this call.
+    let computed = if m == M_KIB && p == P_COST {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
+    } else {
+        argon.hash_password_into(password.as_bytes(), salt, &mut out)
+    };
+    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
 }
 
 #[cfg(test)]
@@ -53,10 +199,60 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password_and_uses_owasp_argon2id() {
-        let h = hash("correct horse".into(), [7; 16]).await.unwrap();
+        let hasher = Hasher::new(1, 4);
+        let h = hasher.hash("correct horse", [7; 16]).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse".into(), h.clone()).await.unwrap());
-        assert!(!verify("wrong horse".into(), h).await.unwrap());
-        assert!(!verify("x".into(), "not a phc string".into()).await.unwrap());
+        assert!(hasher.verify("correct horse", &h).await.unwrap());
+        assert!(!hasher.verify("wrong horse", &h).await.unwrap());
+        assert!(!hasher.verify("x", "not a phc string").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_verify_and_vice_versa() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            params(M_KIB, T_COST, P_COST).unwrap(),
+        );
+        let salt = SaltString::encode_b64(&[9; 16]).unwrap();
+        let theirs = argon.hash_password(b"pw", &salt).unwrap().to_string();
+        let hasher = Hasher::new(1, 4);
+        assert!(hasher.verify("pw", &theirs).await.unwrap());
+        let ours = hasher.hash("pw", [9; 16]).await.unwrap();
+        assert_eq!(ours, theirs, "the same PHC string for the same input");
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(argon.verify_password(b"pw", &parsed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_dummy_hash_is_a_real_hash_of_our_parameters() {
+        assert!(DUMMY_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let hasher = Hasher::new(1, 4);
+        assert!(!hasher.verify("", DUMMY_HASH).await.unwrap());
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[tokio::test]
+    async fn past_the_queue_bound_jobs_are_refused_not_queued() {
+        // One worker, a queue of one: of many simultaneous jobs some must be
+        // refused with `Unavailable` while the rest complete.
+        let hasher = Hasher::new(1, 1);
+        let jobs: Vec<_> = (0..6)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(&format!("pw{i}"), [1; 16]).await })
+            })
+            .collect();
+        let mut refused = 0;
+        let mut done = 0;
+        for j in jobs {
+            match j.await.unwrap() {
+                Ok(_) => done += 1,
+                Err(Error::Unavailable) => refused += 1,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused > 0 && done > 0, "refused {refused}, done {done}");
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_adapters::ses::SesMailer;
 use authgate_adapters::system::{OsRandom, SystemClock};
+use authgate_core::password::Hasher;
 use authgate_core::service::Ctx;
 
 use crate::config_source::CachedStoreConfig;
@@ -26,12 +27,28 @@ pub mod vars {
     /// `X-Forwarded-For` entries are trusted for the client address (0 by
     /// default: the header is ignored).
     pub const TRUSTED_PROXY_HOPS: &str = "AUTHGATE_TRUSTED_PROXY_HOPS";
+    /// Password hashing workers (default: one per core). Each holds 19 MiB
+    /// while it hashes; more workers than cores only queue inside the CPU.
+    pub const HASH_WORKERS: &str = "AUTHGATE_HASH_WORKERS";
     /// Comma-separated allowed CORS origins (`*` by default).
     pub const CORS_ORIGINS: &str = "AUTHGATE_CORS_ORIGINS";
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The password hashing pool from the environment: `AUTHGATE_HASH_WORKERS`
+/// workers (one per core when unset), 32 waiting jobs per worker.
+pub fn hasher() -> Result<Hasher, BoxError> {
+    let workers = var(vars::HASH_WORKERS)
+        .map(|v| v.parse::<usize>())
+        .transpose()
+        .map_err(|_| "AUTHGATE_HASH_WORKERS must be a whole number")?;
+    Ok(match workers {
+        Some(n) if n > 0 => Hasher::new(n, n * 32),
+        _ => Hasher::per_core(),
+    })
 }
 
 /// Trusted proxy hops from the environment (0 when unset).
@@ -79,6 +96,7 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     );
     let clock = Arc::new(SystemClock);
     let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?
+        .with_hasher(hasher()?)
         .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
     let config = Arc::new(CachedStoreConfig::new(store, clock, ttl));
     Ok(AppState::new(ctx, config)

@@ -40,6 +40,11 @@ impl IntoResponse for ApiError {
             Error::NotFound(m) => (StatusCode::NOT_FOUND, m, json!({})),
             Error::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m, json!({})),
             Error::TooManyRequests(m) => (StatusCode::TOO_MANY_REQUESTS, m, json!({})),
+            Error::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Service is busy, please try again shortly.".to_owned(),
+                json!({}),
+            ),
             Error::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "Too Many Requests.".to_owned(),

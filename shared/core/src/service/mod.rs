@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::model::Record;
+use crate::password::Hasher;
 use crate::ports::{Clock, Mailer, Random, Store};
 
 pub mod auth;
@@ -47,30 +48,28 @@ pub struct Ctx {
     pub mailer: Arc<dyn Mailer>,
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Random>,
-    /// A real argon2id hash of a random password: verified against when the
-    /// identity is unknown so both answers take the same time.
-    dummy_hash: Arc<str>,
+    /// The bounded argon2 pool (see [`crate::password`]).
+    pub hasher: Hasher,
     /// Outbound OAuth2 HTTP; set with [`Ctx::with_oauth2`] (the core has no
     /// HTTP client of its own). Without it OAuth2 logins fail with a 500.
     pub oauth2: Option<Arc<dyn crate::ports::OAuth2Client>>,
 }
 
 impl Ctx {
-    /// Builds the context, hashing the dummy password once (blocking, ~tens of ms).
+    /// Builds the context with one hashing worker per core. Nothing is
+    /// hashed at start-up (the dummy hash is a constant).
     pub fn new(
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
         rng: Arc<dyn Random>,
     ) -> Result<Self> {
-        let password = crate::random::secret(rng.as_ref());
-        let dummy_hash = crate::password::hash_blocking(&password, &salt(rng.as_ref()))?;
         Ok(Self {
             store,
             mailer,
             clock,
             rng,
-            dummy_hash: dummy_hash.into(),
+            hasher: Hasher::per_core(),
             oauth2: None,
         })
     }
@@ -81,23 +80,29 @@ impl Ctx {
         self
     }
 
+    /// Replaces the hashing pool (worker count and queue bound).
+    pub fn with_hasher(mut self, hasher: Hasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
     pub fn random_string(&self, len: usize, alphabet: &[u8]) -> String {
         crate::random::string(self.rng.as_ref(), len, alphabet)
     }
 
-    /// Hashes a password off the executor with a fresh random salt.
+    /// Hashes a password on the pool with a fresh random salt.
     pub async fn hash_password(&self, password: &str) -> Result<String> {
-        crate::password::hash(password.to_owned(), salt(self.rng.as_ref())).await
+        self.hasher.hash(password, salt(self.rng.as_ref())).await
     }
 
     /// Verifies a password for a record, or against the dummy hash when there
     /// is no record, so unknown identities cost the same as wrong passwords.
     pub async fn verify_password(&self, record: Option<&Record>, password: &str) -> Result<bool> {
         let (hash, real) = match record {
-            Some(r) if !r.password_hash.is_empty() => (r.password_hash.clone(), true),
-            _ => (self.dummy_hash.to_string(), false),
+            Some(r) if !r.password_hash.is_empty() => (r.password_hash.as_str(), true),
+            _ => (crate::password::DUMMY_HASH, false),
         };
-        let ok = crate::password::verify(password.to_owned(), hash).await?;
+        let ok = self.hasher.verify(password, hash).await?;
         Ok(ok && real)
     }
 }
