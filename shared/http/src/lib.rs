@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod fields;
 pub mod lambda;
+pub mod local_sender;
 mod middleware;
 pub mod rate_limit;
 pub mod routes;
