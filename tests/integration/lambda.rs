@@ -103,6 +103,17 @@ fn event(name: &str) -> Value {
 /// Runs the function binary `slug` as a Lambda process, feeds it `events`
 /// in order and returns the API Gateway responses it produced.
 async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
+    invoke_with(slug, table, &[], events).await.0
+}
+
+/// [`invoke`] with extra environment variables; also returns everything
+/// the process logged (stderr).
+pub(crate) async fn invoke_with(
+    slug: &str,
+    table: &str,
+    env: &[(&str, String)],
+    events: Vec<Value>,
+) -> (Vec<Value>, String) {
     let bin = bin_dir().join(slug);
     assert!(
         bin.exists(),
@@ -139,6 +150,7 @@ async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
         .env("AUTHGATE_TABLE", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
+        .envs(env.iter().cloned())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -155,7 +167,12 @@ async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
     }
     let _ = child.kill().await;
     server.abort();
-    out
+    let mut logs = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = stderr.read_to_string(&mut logs).await;
+    }
+    (out, logs)
 }
 
 fn status(res: &Value) -> u64 {

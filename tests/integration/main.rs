@@ -11,6 +11,7 @@ mod config_cache;
 mod lambda;
 mod mail_adapters;
 mod mail_flows;
+mod mailer;
 mod mfa;
 mod oauth2;
 mod otp;

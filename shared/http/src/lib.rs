@@ -12,6 +12,7 @@ pub mod extract;
 pub mod fields;
 pub mod lambda;
 pub mod local_sender;
+pub mod mailer;
 mod middleware;
 pub mod rate_limit;
 pub mod routes;
