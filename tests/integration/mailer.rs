@@ -265,6 +265,8 @@ impl Deployment {
             config: doc,
             store: Some(store.clone()),
             mailer: Some(request_mailer.clone()),
+            // Only the mailer Lambda may send here: no local poller.
+            sender: None,
             ..Default::default()
         })
         .await;

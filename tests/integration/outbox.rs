@@ -129,7 +129,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Every request endpoint on `app`: the medians printed, then compared
 /// (all printed before any assertion fails).
-async fn request_endpoints_take_the_same_time(app: &TestApp, store: &str) {
+async fn request_endpoints_take_the_same_time(app: &TestApp, store: &str, slack_ms: f64) {
     let mut results = Vec::new();
     for (collection, action) in [
         ("otpusers", "request-otp"),
@@ -146,7 +146,7 @@ async fn request_endpoints_take_the_same_time(app: &TestApp, store: &str) {
     }
     for (action, known, unknown) in results {
         assert!(
-            (known - unknown).abs() <= 5.0,
+            (known - unknown).abs() <= slack_ms,
             "[{store}] {action}: median known {known:.2} ms vs unknown {unknown:.2} ms"
         );
     }
@@ -162,21 +162,16 @@ async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoin
         ..Default::default()
     })
     .await;
-    request_endpoints_take_the_same_time(&app, "memory").await;
+    request_endpoints_take_the_same_time(&app, "memory", 5.0).await;
 }
 
-/// Fails today (hence ignored until the product is fixed; run it with
-/// `cargo test -p authgate-tests -- --ignored flat`): a known address costs
-/// one more store read than an unknown one. `find_record_by_unique` on
-/// DynamoDB reads the unique marker and then the record; for an unknown
-/// address the marker read misses and that is all. On moto (one lock, about
-/// 10 ms a call on a busy machine) that is 8 to 28 ms between the medians;
-/// on DynamoDB one `GetItem`, a few ms, still measurable with enough
-/// samples. A stand-in read for unknown addresses (e.g. `get_record` of the
-/// decoy record id) removes the extra call; what remains on moto is its own
-/// cost of returning an item versus a miss (2 to 3 ms a read here).
+/// Both paths make the same store calls (an unknown address reads the
+/// record its decoy id would name, as a known one reads its record after
+/// the marker). What remains on moto is moto's own cost of returning an item
+/// rather than a miss (2 to 3 ms a read, measured with boto3 too): medians
+/// were 1 to 5 ms apart here. Hence a little slack over 5 ms on moto, so a
+/// busy CI machine does not fail it; the figures are printed.
 #[tokio::test]
-#[ignore = "known addresses cost one more DynamoDB read than unknown ones (see the comment)"]
 async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoint_on_dynamodb() {
     let store: Arc<dyn Store> = dynamo_store().await;
     let app = TestApp::spawn_with(Options {
@@ -186,7 +181,7 @@ async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoin
         ..Default::default()
     })
     .await;
-    request_endpoints_take_the_same_time(&app, "moto").await;
+    request_endpoints_take_the_same_time(&app, "moto", 8.0).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -369,7 +364,11 @@ async fn an_item_delivered_twice_sends_one_mail(store: Option<Arc<dyn Store>>) {
     let b = mail_sender::deliver(&app.ctx, &app.config, &ids[0], now)
         .await
         .unwrap();
-    assert_eq!((a, b), (Delivery::Sent, Delivery::Busy), "sent, then gone");
+    assert_eq!(
+        (a, b),
+        (Delivery::Sent, Delivery::Dropped),
+        "sent, then gone"
+    );
 
     let (status, _) = app
         .post("users", "request-verification", json!({ "email": second }))
@@ -394,7 +393,7 @@ async fn an_item_delivered_twice_sends_one_mail(store: Option<Arc<dyn Store>>) {
     assert!(
         outcomes
             .iter()
-            .all(|d| matches!(d, Delivery::Sent | Delivery::Busy)),
+            .all(|d| matches!(d, Delivery::Sent | Delivery::Busy | Delivery::Dropped)),
         "{outcomes:?}"
     );
 

@@ -29,14 +29,19 @@ impl SealKey {
     }
 }
 
-/// `base64(nonce ‖ ciphertext ‖ tag)` of `plain`; `None` only if the cipher
-/// cannot be set up.
-pub fn seal(key: &SealKey, plain: &[u8], rng: &dyn Random) -> Option<String> {
+/// `base64(nonce ‖ ciphertext ‖ tag)` of `plain`, bound to `context` (e.g.
+/// the id of the item holding it: a sealed value copied onto another item
+/// does not open there); `None` only if the cipher cannot be set up.
+pub fn seal(key: &SealKey, plain: &[u8], context: &str, rng: &dyn Random) -> Option<String> {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce);
     let mut data = plain.to_vec();
     key.aead()?
-        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(context.as_bytes()),
+            &mut data,
+        )
         .ok()?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&data);
@@ -44,8 +49,8 @@ pub fn seal(key: &SealKey, plain: &[u8], rng: &dyn Random) -> Option<String> {
 }
 
 /// The plain bytes of a [`seal`]ed value; `None` when it was sealed with
-/// another key, or altered.
-pub fn open(key: &SealKey, sealed: &str) -> Option<Vec<u8>> {
+/// another key or for another `context`, or altered.
+pub fn open(key: &SealKey, sealed: &str, context: &str) -> Option<Vec<u8>> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(sealed)
         .ok()?;
@@ -57,7 +62,7 @@ pub fn open(key: &SealKey, sealed: &str) -> Option<Vec<u8>> {
     let mut data = data.to_vec();
     let plain = key
         .aead()?
-        .open_in_place(nonce, Aad::empty(), &mut data)
+        .open_in_place(nonce, Aad::from(context.as_bytes()), &mut data)
         .ok()?;
     Some(plain.to_vec())
 }
@@ -79,19 +84,29 @@ mod tests {
     fn a_sealed_value_opens_only_with_its_key_and_unaltered() {
         let rng = Counter(Default::default());
         let key = SealKey::derive("outbox", "secret-a");
-        let sealed = seal(&key, b"token 123456", &rng).unwrap();
+        let sealed = seal(&key, b"token 123456", "item-1", &rng).unwrap();
         assert!(!sealed.contains("123456"));
-        assert_eq!(open(&key, &sealed).as_deref(), Some(&b"token 123456"[..]));
-        assert_eq!(open(&SealKey::derive("outbox", "secret-b"), &sealed), None);
-        assert_eq!(open(&SealKey::derive("other", "secret-a"), &sealed), None);
+        assert_eq!(
+            open(&key, &sealed, "item-1").as_deref(),
+            Some(&b"token 123456"[..])
+        );
+        assert_eq!(open(&key, &sealed, "item-2"), None, "bound to its item");
+        assert_eq!(
+            open(&SealKey::derive("outbox", "secret-b"), &sealed, "item-1"),
+            None
+        );
+        assert_eq!(
+            open(&SealKey::derive("other", "secret-a"), &sealed, "item-1"),
+            None
+        );
         let mut bytes: Vec<char> = sealed.chars().collect();
         let last = bytes.len() - 2;
         bytes[last] = if bytes[last] == 'A' { 'B' } else { 'A' };
         let altered: String = bytes.into_iter().collect();
-        assert_eq!(open(&key, &altered), None);
+        assert_eq!(open(&key, &altered, "item-1"), None);
         assert_ne!(
-            seal(&key, b"same", &rng),
-            seal(&key, b"same", &rng),
+            seal(&key, b"same", "i", &rng),
+            seal(&key, b"same", "i", &rng),
             "fresh nonces"
         );
     }

@@ -148,11 +148,15 @@ impl StreamMailer {
                 true
             }
             Ok(Delivery::Busy) => {
+                // Another sender holds it, or one died holding it: retried
+                // by the event source mapping until it is sent or its lease
+                // ends (an unreadable item ends in the dead-letter queue).
                 tracing::info!(
                     outbox_id = id,
-                    "outbox item claimed by another sender, or already sent"
+                    sequence_number,
+                    "outbox item claimed by another sender; record reported for a retry"
                 );
-                true
+                false
             }
             Ok(Delivery::Failed(_)) => {
                 // `mail_sender` logged why.

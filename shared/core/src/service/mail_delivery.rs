@@ -249,10 +249,11 @@ fn item(
     decoy: bool,
     now: Timestamp,
 ) -> Result<OutboxItem> {
-    let sealed = sealed::seal(&outbox_key(collection), plain, ctx.rng.as_ref())
+    let id = random::record_id(ctx.rng.as_ref());
+    let sealed = sealed::seal(&outbox_key(collection), plain, &id, ctx.rng.as_ref())
         .ok_or_else(|| Error::internal("cannot seal an outbox item"))?;
     Ok(OutboxItem {
-        id: random::record_id(ctx.rng.as_ref()),
+        id,
         collection_id: collection.id.clone(),
         flow,
         sealed,

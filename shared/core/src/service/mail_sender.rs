@@ -27,7 +27,8 @@ pub enum Delivery {
     Sent,
     /// A decoy (or an item that is gone): nothing to send.
     Dropped,
-    /// Another sender holds it, or it was sent already.
+    /// Claimed by another sender (or by one that died holding it): to be
+    /// tried again after its lease.
     Busy,
     /// Not sent; kept for a retry. The reason is for logs (it never holds
     /// the message, which carries a token or code).
@@ -37,7 +38,13 @@ pub enum Delivery {
 /// Sends the outbox item `id`.
 pub async fn deliver(ctx: &Ctx, cfg: &AppConfig, id: &str, now: Timestamp) -> Result<Delivery> {
     if !ctx.store.claim_mail(id, now, CLAIM_LEASE_SECS).await? {
-        return Ok(Delivery::Busy);
+        // Gone means sent (or dropped) already; still there means another
+        // sender holds it, or one died holding it: try again later, when
+        // it is sent or its lease has run out.
+        return Ok(match ctx.store.get_mail(id).await? {
+            None => Delivery::Dropped,
+            Some(_) => Delivery::Busy,
+        });
     }
     let Some(item) = ctx.store.get_mail(id).await? else {
         return Ok(Delivery::Dropped);
@@ -48,7 +55,7 @@ pub async fn deliver(ctx: &Ctx, cfg: &AppConfig, id: &str, now: Timestamp) -> Re
     }
     let message = cfg
         .collection_by_id(&item.collection_id)
-        .and_then(|c| sealed::open(&outbox_key(c), &item.sealed))
+        .and_then(|c| sealed::open(&outbox_key(c), &item.sealed, &item.id))
         .and_then(|plain| serde_json::from_slice::<MailMessage>(&plain).ok());
     let Some(message) = message else {
         // Its collection or key is gone: no retry can send it. Kept (not

@@ -62,7 +62,7 @@ pub async fn request_otp(
 ) -> Result<String> {
     let email = input.parse()?;
     let email = email.as_str();
-    let record = records::find_by_email(ctx, collection, email).await?;
+    let (record, subject) = records::find_addressee(ctx, collection, email).await?;
 
     // Id, code and hash are made before we know whether they will be used,
     // so every branch below starts from the same work.
@@ -74,13 +74,9 @@ pub async fn request_otp(
     // store an OTP and its mail in one write. Only what is stored differs:
     // an unknown email gets a decoy OTP bound to a record id that cannot
     // exist and a hash that cannot match, and a decoy mail the sender drops.
-    let (record_id, stored_hash, record) = match record {
-        Some(record) => (record.id.clone(), hash, Some(record)),
-        None => (
-            decoy_record_id(collection, email),
-            decoy_code_hash(ctx),
-            None,
-        ),
+    let (record_id, stored_hash) = match &record {
+        Some(_) => (subject, hash),
+        None => (subject, decoy_code_hash(ctx)),
     };
 
     // A counter, not a scan of live OTPs: the store has no per-record OTP
