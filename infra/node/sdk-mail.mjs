@@ -20,8 +20,14 @@ const decodeQuotedPrintable = (s) => s
   .replace(/=\r?\n/g, '')
   .replace(/(=[0-9A-F]{2})+/g, (m) => Buffer.from(m.replace(/=/g, ''), 'hex').toString('utf8'));
 
-// The token of the newest `…/{action}/{TOKEN}` link mailed to `email` (file names sort by time).
-function tokenFromMail(email, action) {
+// The server answers before the mail leaves (requests queue it in the outbox; a background
+// sender delivers it): mail readers poll for up to this long.
+const MAIL_WAIT_MS = 5000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The token of the newest `…/{action}/{TOKEN}` link mailed to `email` (file names sort by time),
+// or undefined if there is none yet.
+function findToken(email, action) {
   const files = fs.existsSync(mailDir)
     ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse()
     : [];
@@ -34,7 +40,19 @@ function tokenFromMail(email, action) {
       .exec(decodeQuotedPrintable(raw));
     if (m) return m[1];
   }
-  fail(`no mail to ${email} with a /${action}/ link in ${mailDir}`);
+  return undefined;
+}
+
+// findToken, polled until the mail arrives (at most MAIL_WAIT_MS).
+async function tokenFromMail(email, action) {
+  const deadline = Date.now() + MAIL_WAIT_MS;
+  for (;;) {
+    const token = findToken(email, action);
+    if (token) return token;
+    if (Date.now() >= deadline) break;
+    await sleep(50);
+  }
+  fail(`no mail to ${email} with a /${action}/ link in ${mailDir} after ${MAIL_WAIT_MS} ms`);
 }
 
 // Runs `fn`, which must fail with `status`; returns the error's response body.
@@ -62,7 +80,7 @@ const signUp = (pb, email) => pb.collection('users').create({ email, password, p
   const email = `sdk-verify-${suffix}@example.com`;
   await signUp(pb, email);
   expect(await pb.collection('users').requestVerification(email) === true, 'requestVerification');
-  const token = tokenFromMail(email, 'confirm-verification');
+  const token = await tokenFromMail(email, 'confirm-verification');
   expect(await pb.collection('users').confirmVerification(token) === true, 'confirmVerification');
   const auth = await pb.collection('users').authWithPassword(email, password);
   expect(auth.record.verified === true, `verified after confirmVerification: ${JSON.stringify(auth.record)}`);
@@ -81,7 +99,7 @@ const signUp = (pb, email) => pb.collection('users').create({ email, password, p
   pb.authStore.clear();
 
   expect(await pb.collection('users').requestPasswordReset(email) === true, 'requestPasswordReset');
-  const token = tokenFromMail(email, 'confirm-password-reset');
+  const token = await tokenFromMail(email, 'confirm-password-reset');
   const newPassword = 'sdk-new-password-1';
   expect(await pb.collection('users').confirmPasswordReset(token, newPassword, newPassword) === true,
     'confirmPasswordReset');
@@ -110,7 +128,7 @@ const signUp = (pb, email) => pb.collection('users').create({ email, password, p
   const oldToken = first.token;
 
   expect(await pb.collection('users').requestEmailChange(newEmail) === true, 'requestEmailChange');
-  const token = tokenFromMail(newEmail, 'confirm-email-change');
+  const token = await tokenFromMail(newEmail, 'confirm-email-change');
 
   const wrong = await rejects(() => pb.collection('users').confirmEmailChange(token, 'wrong-password'),
     400, 'confirmEmailChange with a wrong password');

@@ -20,9 +20,17 @@ const decodeQuotedPrintable = (s) => s
   .replace(/=\r?\n/g, '')
   .replace(/(=[0-9A-F]{2})+/g, (m) => Buffer.from(m.replace(/=/g, ''), 'hex').toString('utf8'));
 
-// The code from the newest .eml to `email` that carries `otpId` (file names sort by time).
-function otpCode(email, otpId) {
-  const files = fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse();
+// The server answers before the mail leaves (requests queue it in the outbox; a background
+// sender delivers it): mail readers poll for up to this long.
+const MAIL_WAIT_MS = 5000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// The code from the newest .eml to `email` that carries `otpId` (file names sort by time), or
+// undefined if there is none yet.
+function findOtpCode(email, otpId) {
+  const files = fs.existsSync(mailDir)
+    ? fs.readdirSync(mailDir).filter((f) => f.endsWith('.eml')).sort().reverse()
+    : [];
   for (const f of files) {
     const raw = fs.readFileSync(path.join(mailDir, f), 'utf8');
     const headers = raw.slice(0, raw.indexOf('\r\n\r\n'));
@@ -33,7 +41,19 @@ function otpCode(email, otpId) {
     const m = /one-time password is:\s*(?:<strong>)?\s*(\d{4,32})/i.exec(text);
     if (m) return m[1];
   }
-  fail(`no OTP mail to ${email} with otpId ${otpId} in ${mailDir}`);
+  return undefined;
+}
+
+// findOtpCode, polled until the mail arrives (at most MAIL_WAIT_MS).
+async function otpCode(email, otpId) {
+  const deadline = Date.now() + MAIL_WAIT_MS;
+  for (;;) {
+    const code = findOtpCode(email, otpId);
+    if (code) return code;
+    if (Date.now() >= deadline) break;
+    await sleep(50);
+  }
+  fail(`no OTP mail to ${email} with otpId ${otpId} in ${mailDir} after ${MAIL_WAIT_MS} ms`);
 }
 
 const password = '1234567890';
@@ -53,7 +73,7 @@ const signUp = (pb, collection, email) =>
 
   const { otpId } = await pb.collection('otpusers').requestOTP(email);
   expect(/^[a-z0-9]{15}$/.test(otpId ?? ''), `otpId shape: ${otpId}`);
-  const code = otpCode(email, otpId);
+  const code = await otpCode(email, otpId);
 
   const auth = await pb.collection('otpusers').authWithOTP(otpId, code);
   expect(pb.authStore.isValid, 'authStore valid after authWithOTP');
@@ -97,7 +117,7 @@ const signUp = (pb, collection, email) =>
   expect(!pb.authStore.isValid, 'no auth after the first factor');
 
   const { otpId } = await pb.collection('mfausers').requestOTP(email);
-  const code = otpCode(email, otpId);
+  const code = await otpCode(email, otpId);
   const auth = await pb.collection('mfausers').authWithOTP(otpId, code, { mfaId });
   expect(pb.authStore.isValid, 'authStore valid after the second factor');
   expect(auth.record.id === rec.id, 'second factor record id');

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_core::ports::ConfigStore;
-use authgate_tests::{bin_dir, dynamodb_client, moto_url, repo_root, temp_dir, unique};
+use authgate_tests::{
+    bin_dir, dynamodb_client, moto_url, read_mails, repo_root, temp_dir, unique, unique_email,
+};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn authgate() -> std::path::PathBuf {
@@ -60,6 +63,68 @@ async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
     assert_eq!(
         body["password"]["identityFields"],
         serde_json::json!(["email"])
+    );
+    let _ = child.kill().await;
+}
+
+/// Requests only queue mail, as in AWS; `serve` runs the sender that
+/// delivers it, so the mail shows up in `<data>/mail` without anyone asking.
+#[tokio::test]
+async fn serve_delivers_queued_mail_to_the_local_mailbox_in_the_background() {
+    let data = temp_dir("serve-mail");
+    let mut child = tokio::process::Command::new(authgate())
+        .args(["serve", "--http", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve prints its address")
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+    let email = unique_email("serve");
+    let password = "serve-Passw0rd";
+    let res = http
+        .post(format!("{url}/api/collections/users/records"))
+        .json(&json!({"email": email, "password": password, "passwordConfirm": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let res = http
+        .post(format!("{url}/api/collections/users/request-verification"))
+        .json(&json!({ "email": email }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mails = loop {
+        let mails: Vec<_> = read_mails(&data.join("mail"))
+            .into_iter()
+            .filter(|m| m.to.contains(&email))
+            .collect();
+        if !mails.is_empty() || tokio::time::Instant::now() > deadline {
+            break mails;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(mails.len(), 1, "one verification mail within 5 s");
+    assert!(
+        mails[0].token_after("/confirm-verification/").is_some(),
+        "{}",
+        mails[0].text
     );
     let _ = child.kill().await;
 }

@@ -110,6 +110,17 @@ pub(crate) fn event(name: &str) -> Value {
 /// Runs the function binary `slug` as a Lambda process, feeds it `events`
 /// in order and returns the API Gateway responses it produced.
 pub(crate) async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<Value> {
+    invoke_with(slug, table, &[], events).await.0
+}
+
+/// [`invoke`] with extra environment variables; also returns everything
+/// the process logged (stderr).
+pub(crate) async fn invoke_with(
+    slug: &str,
+    table: &str,
+    env: &[(&str, String)],
+    events: Vec<Value>,
+) -> (Vec<Value>, String) {
     let bin = bin_dir().join(slug);
     assert!(
         bin.exists(),
@@ -146,6 +157,7 @@ pub(crate) async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<V
         .env("AUTHGATE_TABLE", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
+        .envs(env.iter().cloned())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -162,7 +174,12 @@ pub(crate) async fn invoke(slug: &str, table: &str, events: Vec<Value>) -> Vec<V
     }
     let _ = child.kill().await;
     server.abort();
-    out
+    let mut logs = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = stderr.read_to_string(&mut logs).await;
+    }
+    (out, logs)
 }
 
 pub(crate) fn status(res: &Value) -> u64 {

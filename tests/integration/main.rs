@@ -1,6 +1,6 @@
 //! Authgate's one integration-test binary: a module per endpoint (a folder
 //! where an endpoint family has several concerns), plus the store contract,
-//! mail adapters, SDK compatibility, Lambda and security suites. Shared
+//! mail adapters, outbox, SDK compatibility, Lambda and security suites. Shared
 //! helpers live in the `authgate_tests` support library (tests/support).
 
 mod auth_methods;
@@ -12,9 +12,11 @@ mod lambda;
 mod lambda_rate_limits;
 mod mail_adapters;
 mod mail_flows;
+mod mailer;
 mod mfa;
 mod oauth2;
 mod otp;
+mod outbox;
 mod rate_limits;
 mod records_create;
 mod sdk;

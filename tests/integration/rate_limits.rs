@@ -249,6 +249,7 @@ async fn a_password_reset_lifts_the_account_cap_at_once() {
     assert_eq!(status, 204, "{body}");
     let token = app
         .mails_to(&e)
+        .await
         .last()
         .and_then(|m| m.token_after("confirm-password-reset/"))
         .expect("reset token");
@@ -301,6 +302,7 @@ async fn the_password_check_of_confirm_email_change_counts_against_the_account()
     assert_eq!(status, 204, "{body}");
     let change = app
         .mails_to(&new_email)
+        .await
         .last()
         .and_then(|m| m.token_after("confirm-email-change/"))
         .expect("email-change token");
@@ -346,15 +348,15 @@ async fn email_change_mails_are_throttled_per_record_and_per_target_address() {
     let second = unique_email("second");
     assert_eq!(request(tokens[0].clone(), first.clone()).await, 204);
     assert_eq!(request(tokens[0].clone(), second.clone()).await, 204);
-    assert_eq!(app.mails_to(&first).len(), 1);
-    assert_eq!(app.mails_to(&second).len(), 0, "throttled per record");
+    assert_eq!(app.mails_to(&first).await.len(), 1);
+    assert_eq!(app.mails_to(&second).await.len(), 0, "throttled per record");
     app.clock.advance_secs(121);
     // One address: at most 3 mails an hour, whoever asks.
     for token in &tokens {
         assert_eq!(request(token.clone(), target.clone()).await, 204);
     }
     assert_eq!(
-        app.mails_to(&target).len(),
+        app.mails_to(&target).await.len(),
         3,
         "the 4th sender's mail is not sent"
     );

@@ -1,15 +1,23 @@
 //! [`TestApp`]: the real router on a free port (embedded or DynamoDB store,
 //! local mailbox in a temp dir, a clock tests can move), with the requests
 //! tests make again and again.
+//!
+//! Mail goes through the outbox as everywhere: requests queue it, and the
+//! local sender (`authgate_http::local_sender`, as in `authgate serve`)
+//! sends it in the background. Tests that read mail go through
+//! [`TestApp::mails`], which first delivers everything queued itself, so
+//! what they read never depends on the background task's timing.
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::system::OsRandom;
 use authgate_core::config::{fill_secrets, AppConfig};
-use authgate_core::ports::{Mailer, Store};
+use authgate_core::ports::{Clock, Mailer, Store};
+use authgate_core::service::mail_sender::{self, Delivery};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
 use authgate_http::AppState;
@@ -50,6 +58,11 @@ pub struct Options {
     /// Proxy hops whose `X-Forwarded-For` is trusted (lets a test speak
     /// from many addresses).
     pub trusted_proxy_hops: usize,
+    /// The background mail sender's poll interval; `None` runs no sender,
+    /// so mail leaves only through [`TestApp::deliver_mail`] (tests that
+    /// count a mailer's attempts, or time requests without a poller beside
+    /// them).
+    pub sender: Option<Duration>,
 }
 
 impl Default for Options {
@@ -59,6 +72,7 @@ impl Default for Options {
             store: None,
             mailer: None,
             trusted_proxy_hops: 0,
+            sender: Some(authgate_http::local_sender::DEFAULT_INTERVAL),
         }
     }
 }
@@ -71,7 +85,12 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub mail_dir: PathBuf,
     pub config: Arc<AppConfig>,
+    /// The context the server runs with (its store, mailer and clock).
+    pub ctx: Ctx,
     pub http: reqwest::Client,
+    /// Taken by each poll of the background sender and by
+    /// [`TestApp::deliver_mail`], so the two never interleave.
+    send_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl TestApp {
@@ -114,8 +133,18 @@ impl TestApp {
             .with_oauth2(Arc::new(
                 authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
             ));
-        let state = AppState::new(ctx, Arc::new(StaticConfig(config.clone())))
+        let state = AppState::new(ctx.clone(), Arc::new(StaticConfig(config.clone())))
             .with_trusted_proxy_hops(opts.trusted_proxy_hops);
+        let send_gate = Arc::new(tokio::sync::Mutex::new(()));
+        if let Some(interval) = opts.sender {
+            authgate_http::local_sender::spawn_with(
+                state.clone(),
+                authgate_http::local_sender::Options {
+                    interval,
+                    gate: Some(send_gate.clone()),
+                },
+            );
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -128,10 +157,12 @@ impl TestApp {
             store,
             mail_dir,
             config,
+            ctx,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
+            send_gate,
         }
     }
 
@@ -267,14 +298,33 @@ impl TestApp {
             .expect("record exists")
     }
 
-    /// Every `.eml` written so far, oldest first.
-    pub fn mails(&self) -> Vec<Mail> {
+    /// Delivers every item waiting in the outbox once, now (what the
+    /// background sender does on its own schedule): what became of each,
+    /// oldest first. Never runs during one of the sender's polls.
+    pub async fn deliver_mail(&self) -> Vec<(String, Delivery)> {
+        let _gate = self.send_gate.lock().await;
+        mail_sender::deliver_pending(&self.ctx, &self.config, self.clock.now())
+            .await
+            .expect("outbox delivery")
+    }
+
+    /// The ids of the items waiting in the outbox, oldest first.
+    pub async fn pending_mail(&self) -> Vec<String> {
+        self.store.pending_mail(10_000).await.expect("outbox list")
+    }
+
+    /// Every `.eml` written so far, oldest first, after delivering whatever
+    /// is still queued ([`TestApp::deliver_mail`]).
+    pub async fn mails(&self) -> Vec<Mail> {
+        self.deliver_mail().await;
         read_mails(&self.mail_dir)
     }
 
-    /// Mails sent to `to` (case-insensitive).
-    pub fn mails_to(&self, to: &str) -> Vec<Mail> {
+    /// Mails sent to `to` (case-insensitive), after delivering whatever is
+    /// still queued.
+    pub async fn mails_to(&self, to: &str) -> Vec<Mail> {
         self.mails()
+            .await
             .into_iter()
             .filter(|m| m.to.to_ascii_lowercase().contains(&to.to_ascii_lowercase()))
             .collect()
@@ -289,7 +339,7 @@ impl TestApp {
             .await;
         assert_eq!(status, 200, "request-otp failed: {body}");
         let otp_id = body["otpId"].as_str().expect("otpId").to_owned();
-        let mails = self.mails_to(email);
+        let mails = self.mails_to(email).await;
         let mail = mails
             .iter()
             .find(|m| m.text.contains(&otp_id))

@@ -1,5 +1,5 @@
-//! Test doubles: a clock tests can move, a mailer whose provider is down, a
-//! store with switchable failures, and forged tokens.
+//! Test doubles: a clock tests can move, a mailer whose provider is down
+//! (until it recovers), a store with switchable failures, and forged tokens.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use authgate_adapters::memory::MemoryStore;
 use authgate_core::model::{
-    CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
+    CounterKey, ExternalAuth, MfaSession, Otp, OutboxItem, Record, Timestamp, UniqueKey,
 };
 use authgate_core::ports::{
     Clock, ConfigStore, CounterStore, ExternalAuthStore, MailError, MailMessage, Mailer, MfaStore,
-    OtpStore, RecordStore, StoreError, StoreResult,
+    OtpStore, OutboxStore, RecordStore, StoreError, StoreResult,
 };
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -54,13 +54,19 @@ impl Clock for ManualClock {
 // ---------------------------------------------------------------------------
 // Mailer
 
-/// A mailer whose provider is down: every send fails with an error naming a
-/// unique `outage`. Counts its attempts and remembers what it was asked to
-/// send, so a test knows the tokens that must not be logged.
+/// A mailer whose provider is down until [`FailingMailer::recover`]: every
+/// send fails with an error naming a unique `outage`. Counts its attempts
+/// and remembers what it was asked to send (so a test knows the tokens that
+/// must not be logged) and what it accepted once up again.
 pub struct FailingMailer {
     pub outage: String,
+    /// Every call to `send`, failed or not.
     pub attempts: AtomicUsize,
+    /// Every message `send` was given, failed or not.
     pub seen: Mutex<Vec<MailMessage>>,
+    /// The messages sent while the provider was up.
+    pub sent: Mutex<Vec<MailMessage>>,
+    down: AtomicBool,
 }
 
 impl FailingMailer {
@@ -69,7 +75,33 @@ impl FailingMailer {
             outage: unique("outage"),
             attempts: AtomicUsize::new(0),
             seen: Mutex::new(Vec::new()),
+            sent: Mutex::new(Vec::new()),
+            down: AtomicBool::new(true),
         })
+    }
+
+    /// The provider is back: sends succeed from now on.
+    pub fn recover(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+
+    /// The provider is down again.
+    pub fn fail(&self) {
+        self.down.store(true, Ordering::SeqCst);
+    }
+
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
+    }
+
+    /// What was sent while the provider was up.
+    pub fn sent(&self) -> Vec<MailMessage> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Every message `send` was given.
+    pub fn seen(&self) -> Vec<MailMessage> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -79,6 +111,12 @@ impl Mailer for FailingMailer {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut seen) = self.seen.lock() {
             seen.push(message.clone());
+        }
+        if !self.down.load(Ordering::SeqCst) {
+            if let Ok(mut sent) = self.sent.lock() {
+                sent.push(message.clone());
+            }
+            return Ok(());
         }
         Err(MailError(format!(
             "simulated provider outage {} (request id: req-1)",
@@ -247,6 +285,31 @@ impl ExternalAuthStore for FaultyStore {
     }
     async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
         self.inner.delete_external_auth(link).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for FaultyStore {
+    async fn enqueue_mail(&self, item: &OutboxItem) -> StoreResult<()> {
+        self.inner.enqueue_mail(item).await
+    }
+    async fn insert_otp_with_mail(&self, otp: &Otp, item: &OutboxItem) -> StoreResult<()> {
+        self.inner.insert_otp_with_mail(otp, item).await
+    }
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<OutboxItem>> {
+        self.inner.get_mail(id).await
+    }
+    async fn claim_mail(&self, id: &str, now: Timestamp, lease_secs: i64) -> StoreResult<bool> {
+        self.inner.claim_mail(id, now, lease_secs).await
+    }
+    async fn delete_mail(&self, id: &str) -> StoreResult<()> {
+        self.inner.delete_mail(id).await
+    }
+    async fn release_mail(&self, id: &str) -> StoreResult<()> {
+        self.inner.release_mail(id).await
+    }
+    async fn pending_mail(&self, limit: usize) -> StoreResult<Vec<String>> {
+        self.inner.pending_mail(limit).await
     }
 }
 

@@ -1,7 +1,8 @@
 //! `authgate`: the developer CLI.
 //!
 //! - `authgate serve` runs the whole API on localhost with an embedded store
-//!   and a local mailbox (or DynamoDB with `--dynamodb`).
+//!   and a local mailbox (or DynamoDB with `--dynamodb`); a background task
+//!   sends the mails the requests queue in the outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
 //!   DynamoDB table the Lambdas read, keeping existing secrets.
 
@@ -152,6 +153,9 @@ async fn serve(
         .with_trusted_proxy_hops(authgate_http::env::trusted_proxy_hops()?);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    // Requests only queue mail (as in AWS); this sends it, in the place of
+    // the `mailer` function and the table's stream.
+    authgate_http::local_sender::spawn(state.clone());
     println!(
         "Authgate listening on http://{local} (mail: {})",
         mail_dir.display()

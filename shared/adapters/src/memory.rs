@@ -6,10 +6,10 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use authgate_core::model::{
-    CounterKey, ExternalAuth, MfaSession, Otp, Record, Timestamp, UniqueKey,
+    CounterKey, ExternalAuth, MfaSession, Otp, OutboxItem, Record, Timestamp, UniqueKey,
 };
 use authgate_core::ports::{
-    ConfigStore, CounterStore, ExternalAuthStore, RecordStore, StoreError, StoreResult,
+    ConfigStore, CounterStore, ExternalAuthStore, OutboxStore, RecordStore, StoreError, StoreResult,
 };
 
 use crate::single_use::{single_use_ports, SingleUseItem};
@@ -26,6 +26,9 @@ struct State {
     /// (collection, provider, provider id) → link
     external: BTreeMap<(String, String, String), ExternalAuth>,
     config: Option<serde_json::Value>,
+    /// id → (mail, claimed at); ids are random, so the order of
+    /// `pending_mail` follows `created`.
+    outbox: HashMap<String, (OutboxItem, Option<Timestamp>)>,
 }
 
 /// In-memory implementation of every store port.
@@ -307,6 +310,63 @@ impl ExternalAuthStore for MemoryStore {
             link.provider_id.clone(),
         ));
         Ok(())
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue_mail(&self, item: &OutboxItem) -> StoreResult<()> {
+        self.lock()?
+            .outbox
+            .insert(item.id.clone(), (item.clone(), None));
+        Ok(())
+    }
+
+    async fn insert_otp_with_mail(&self, otp: &Otp, item: &OutboxItem) -> StoreResult<()> {
+        let mut s = self.lock()?;
+        s.otps
+            .insert((otp.collection_id.clone(), otp.id.clone()), otp.clone());
+        s.outbox.insert(item.id.clone(), (item.clone(), None));
+        Ok(())
+    }
+
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<OutboxItem>> {
+        Ok(self.lock()?.outbox.get(id).map(|(item, _)| item.clone()))
+    }
+
+    async fn claim_mail(&self, id: &str, now: Timestamp, lease_secs: i64) -> StoreResult<bool> {
+        let mut s = self.lock()?;
+        let Some((_, claimed)) = s.outbox.get_mut(id) else {
+            return Ok(false);
+        };
+        if claimed.is_some_and(|at| at.plus_secs(lease_secs) > now) {
+            return Ok(false);
+        }
+        *claimed = Some(now);
+        Ok(true)
+    }
+
+    async fn delete_mail(&self, id: &str) -> StoreResult<()> {
+        self.lock()?.outbox.remove(id);
+        Ok(())
+    }
+
+    async fn release_mail(&self, id: &str) -> StoreResult<()> {
+        if let Some((_, claimed)) = self.lock()?.outbox.get_mut(id) {
+            *claimed = None;
+        }
+        Ok(())
+    }
+
+    async fn pending_mail(&self, limit: usize) -> StoreResult<Vec<String>> {
+        let s = self.lock()?;
+        let mut items: Vec<&OutboxItem> = s.outbox.values().map(|(item, _)| item).collect();
+        items.sort_by_key(|i| (i.created, i.id.clone()));
+        Ok(items
+            .into_iter()
+            .take(limit)
+            .map(|i| i.id.clone())
+            .collect())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod oauth2;
 pub mod password;
 pub mod ports;
 pub mod random;
+pub mod sealed;
 pub mod secret;
 pub mod service;
 pub mod token;

@@ -156,7 +156,8 @@ impl AuthMethod {
 
 /// The mails Authgate sends. Each flow has its own template, throttle and
 /// (except OTP) token type; see `service::mail_delivery`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum MailFlow {
     Verification,
     PasswordReset,
@@ -173,6 +174,38 @@ impl MailFlow {
             Self::EmailChange => "email-change",
             Self::Otp => "otp",
         }
+    }
+}
+
+/// A mail waiting in the outbox. Requests only write these; the sender
+/// (the `mailer` function on the table's stream, or the local server's
+/// background task) sends and deletes them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: String,
+    pub collection_id: String,
+    pub flow: MailFlow,
+    /// The rendered message (`MailMessage` as JSON), sealed with the
+    /// collection's outbox key (`service::mail_delivery`): it carries a
+    /// token or code. A decoy's is random bytes of the same kind.
+    pub sealed: String,
+    /// Written so that a request for an unknown address, or a throttled
+    /// one, does the same store work as a real mail; the sender drops it.
+    pub decoy: bool,
+    pub created: Timestamp,
+    /// Kept this long for replay if sending keeps failing (TTL).
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for OutboxItem {
+    // The sealed message is opaque anyway; keep log lines short.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxItem")
+            .field("id", &self.id)
+            .field("collection_id", &self.collection_id)
+            .field("flow", &self.flow)
+            .field("decoy", &self.decoy)
+            .finish_non_exhaustive()
     }
 }
 

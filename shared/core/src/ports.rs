@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    CounterKey, ExternalAuth, MailFlow, MfaSession, Otp, Record, Timestamp, UniqueKey,
+    CounterKey, ExternalAuth, MailFlow, MfaSession, Otp, OutboxItem, Record, Timestamp, UniqueKey,
 };
 
 // These two ports live beside what they serve; they are named here too, so
@@ -145,6 +145,29 @@ pub trait ExternalAuthStore: Send + Sync {
     async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()>;
 }
 
+/// Mails waiting to be sent (see [`OutboxItem`]).
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Stores a mail to send.
+    async fn enqueue_mail(&self, item: &OutboxItem) -> StoreResult<()>;
+    /// Stores an OTP and the mail carrying its code in one atomic step:
+    /// neither exists without the other.
+    async fn insert_otp_with_mail(&self, otp: &Otp, item: &OutboxItem) -> StoreResult<()>;
+    /// Strongly consistent read.
+    async fn get_mail(&self, id: &str) -> StoreResult<Option<OutboxItem>>;
+    /// Claims a pending mail for one sender: `true` unless it is gone or
+    /// another sender claimed it less than `lease_secs` ago. One conditional
+    /// write, so a mail delivered to two senders at once is sent by one.
+    async fn claim_mail(&self, id: &str, now: Timestamp, lease_secs: i64) -> StoreResult<bool>;
+    /// Deletes a sent (or dropped) mail.
+    async fn delete_mail(&self, id: &str) -> StoreResult<()>;
+    /// Gives a claim back after a failed send, so a retry can claim it.
+    async fn release_mail(&self, id: &str) -> StoreResult<()>;
+    /// Ids of up to `limit` waiting mails, oldest first: what the local
+    /// sender polls (in AWS the table's stream delivers them instead).
+    async fn pending_mail(&self, limit: usize) -> StoreResult<Vec<String>>;
+}
+
 /// The collections config document as stored for the Lambdas.
 #[async_trait]
 pub trait ConfigStore: Send + Sync {
@@ -154,17 +177,23 @@ pub trait ConfigStore: Send + Sync {
 
 /// Everything a store adapter provides.
 pub trait Store:
-    RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + ConfigStore
+    RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + OutboxStore + ConfigStore
 {
 }
 
 impl<T> Store for T where
-    T: RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + ConfigStore
+    T: RecordStore
+        + CounterStore
+        + OtpStore
+        + MfaStore
+        + ExternalAuthStore
+        + OutboxStore
+        + ConfigStore
 {
 }
 
 /// An email ready to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MailMessage {
     pub from_name: String,
     pub from_address: String,

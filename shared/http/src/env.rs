@@ -9,7 +9,7 @@ use authgate_adapters::system::{OsRandom, SystemClock};
 use authgate_core::password::Hasher;
 use authgate_core::service::Ctx;
 
-use crate::config_source::CachedStoreConfig;
+use crate::config_source::{CachedStoreConfig, ConfigSource};
 use crate::state::AppState;
 
 /// Errors of start-up wiring (and of the Lambda runtime it hands over to).
@@ -82,6 +82,17 @@ pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
 
 /// The production state: DynamoDB store, SES mailer, config from the table.
 pub async fn state_from_env() -> Result<AppState, BoxError> {
+    let (ctx, config) = ctx_from_env().await?;
+    let ctx = ctx.with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
+    Ok(AppState::new(ctx, config)
+        .with_cors_origins(cors_origins())
+        .with_trusted_proxy_hops(trusted_proxy_hops()?))
+}
+
+/// The service context (DynamoDB store, SES mailer, system clock and
+/// randomness; no OAuth2 client) and the config read from the table: what
+/// the `mailer` function needs, and the request functions' base.
+pub async fn ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
     let sdk = authgate_adapters::aws::sdk_config().await;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
     let ttl = var(vars::CONFIG_TTL_SECS)
@@ -95,11 +106,10 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
             .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
     );
     let clock = Arc::new(SystemClock);
-    let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?
-        .with_hasher(hasher()?)
-        .with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
-    let config = Arc::new(CachedStoreConfig::new(store, clock, ttl));
-    Ok(AppState::new(ctx, config)
-        .with_cors_origins(cors_origins())
-        .with_trusted_proxy_hops(trusted_proxy_hops()?))
+    // Hashing workers only matter to functions that hash; the pool's
+    // threads are idle otherwise.
+    let ctx =
+        Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?.with_hasher(hasher()?);
+    let config: Arc<dyn ConfigSource> = Arc::new(CachedStoreConfig::new(store, clock, ttl));
+    Ok((ctx, config))
 }

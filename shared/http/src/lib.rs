@@ -11,6 +11,8 @@ pub mod error;
 pub mod extract;
 pub mod fields;
 pub mod lambda;
+pub mod local_sender;
+pub mod mailer;
 mod middleware;
 pub mod rate_limit;
 pub mod routes;

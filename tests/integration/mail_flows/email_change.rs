@@ -19,12 +19,16 @@ async fn email_change_mails_only_the_new_address_and_moves_the_login_there() {
 
     let (status, body) = request_change(&app, &format!("Bearer {auth}"), &new_email).await;
     assert_eq!((status, &body), (204, &Value::Null));
-    assert_eq!(app.mails_to(&new_email).len(), 1, "mail to the new address");
+    assert_eq!(
+        app.mails_to(&new_email).await.len(),
+        1,
+        "mail to the new address"
+    );
     assert!(
-        app.mails_to(&old_email).is_empty(),
+        app.mails_to(&old_email).await.is_empty(),
         "nothing to the old address"
     );
-    let token = token_in_mail(&app, &new_email, CHANGE);
+    let token = token_in_mail(&app, &new_email, CHANGE).await;
 
     let (status, body) = confirm_change(&app, &token, "wrong-Passw0rd").await;
     assert_eq!(status, 400, "{body}");
@@ -114,7 +118,7 @@ async fn email_change_to_a_taken_address_in_any_case_or_to_the_current_one_is_re
             "{case}"
         );
     }
-    assert!(app.mails().is_empty(), "no mail for a refused change");
+    assert!(app.mails().await.is_empty(), "no mail for a refused change");
 }
 
 #[tokio::test]
@@ -191,14 +195,14 @@ async fn an_older_change_token_fails_once_someone_else_took_the_address() {
     let b_auth = app.login("users", &b, PASSWORD).await;
 
     assert_eq!(request_change(&app, &a_auth, &target).await.0, 204);
-    let a_token = token_in_mail(&app, &target, CHANGE);
+    let a_token = token_in_mail(&app, &target, CHANGE).await;
     assert_eq!(
         request_change(&app, &b_auth, &target.to_uppercase())
             .await
             .0,
         204
     );
-    let b_token = token_in_mail(&app, &target, CHANGE);
+    let b_token = token_in_mail(&app, &target, CHANGE).await;
     assert_ne!(a_token, b_token);
 
     assert_eq!(confirm_change(&app, &b_token, PASSWORD).await.0, 204);
@@ -237,7 +241,7 @@ async fn simultaneous_changes_of_two_records_to_one_address_leave_exactly_one_ow
         ids.push(sign_up(&app, &email).await);
         let auth = app.login("users", &email, PASSWORD).await;
         assert_eq!(request_change(&app, &auth, &target).await.0, 204);
-        tokens.push(token_in_mail(&app, &target, CHANGE));
+        tokens.push(token_in_mail(&app, &target, CHANGE).await);
     }
     let mut set = tokio::task::JoinSet::new();
     for token in tokens {

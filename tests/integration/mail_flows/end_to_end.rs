@@ -13,8 +13,10 @@ use super::{
 };
 
 /// The token in the newest mail to `to` in aws-ses-v2-local's store whose
-/// text has a `marker` link.
-async fn ses_token(to: &str, marker: &str) -> String {
+/// text has a `marker` link, after `app` has delivered everything it queued
+/// (through its SES mailer).
+async fn ses_token(app: &TestApp, to: &str, marker: &str) -> String {
+    app.deliver_mail().await;
     let mails = ses_mails_to(to).await;
     mails
         .iter()
@@ -38,12 +40,12 @@ async fn verification_and_reset_work_end_to_end_through_the_ses_adapter() {
     let id = sign_up(&app, &email).await;
 
     assert_eq!(request_verification(&app, &email).await.0, 204);
-    let token = ses_token(&email, VERIFY).await;
+    let token = ses_token(&app, &email, VERIFY).await;
     assert_eq!(confirm_verification(&app, &token).await.0, 204);
     assert!(record(&app, &id).await.verified);
 
     assert_eq!(request_reset(&app, &email).await.0, 204);
-    let token = ses_token(&email, RESET).await;
+    let token = ses_token(&app, &email, RESET).await;
     let (status, body) = confirm_reset(&app, &token, "ses-Passw0rd-2").await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(
@@ -51,7 +53,10 @@ async fn verification_and_reset_work_end_to_end_through_the_ses_adapter() {
         200
     );
     assert_eq!(app.login_status("users", &email, PASSWORD).await, 400);
-    assert!(app.mails().is_empty(), "nothing went to the local mailbox");
+    assert!(
+        app.mails().await.is_empty(),
+        "nothing went to the local mailbox"
+    );
 }
 
 #[tokio::test]

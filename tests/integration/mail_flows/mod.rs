@@ -38,8 +38,9 @@ async fn record(app: &TestApp, id: &str) -> Record {
 }
 
 /// The token in the newest mail to `to` whose link contains `marker`.
-fn token_in_mail(app: &TestApp, to: &str, marker: &str) -> String {
+async fn token_in_mail(app: &TestApp, to: &str, marker: &str) -> String {
     app.mails_to(to)
+        .await
         .iter()
         .rev()
         .find_map(|m| m.token_after(marker))

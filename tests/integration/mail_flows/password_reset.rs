@@ -17,7 +17,7 @@ async fn password_reset_sets_the_new_password_revokes_older_tokens_and_is_single
 
     let (status, body) = request_reset(&app, &email).await;
     assert_eq!((status, &body), (204, &Value::Null));
-    let token = token_in_mail(&app, &email, RESET);
+    let token = token_in_mail(&app, &email, RESET).await;
 
     let new_password = format!("N3w-{}", unique("pw"));
     let (status, body) = confirm_reset(&app, &token, &new_password).await;
@@ -64,7 +64,7 @@ async fn one_reset_token_confirmed_ten_times_at_once(app: &TestApp) {
     let email = unique_email("stampede");
     sign_up(app, &email).await;
     request_reset(app, &email).await;
-    let token = token_in_mail(app, &email, RESET);
+    let token = token_in_mail(app, &email, RESET).await;
 
     let mut set = tokio::task::JoinSet::new();
     for i in 0..10 {
@@ -114,7 +114,7 @@ async fn a_token_of_another_auth_collection_is_refused_with_a_collection_mismatc
     let email = unique_email("elsewhere");
     sign_up(&app, &email).await;
     request_reset(&app, &email).await;
-    let token = token_in_mail(&app, &email, RESET);
+    let token = token_in_mail(&app, &email, RESET).await;
     let (status, body) = app
         .post(
             "clients",

@@ -1,14 +1,17 @@
 //! What the request endpoints share: the same answer for every address,
 //! the resend throttle (also across servers and under bursts), and a
-//! failing mailer changing nothing.
+//! failing mailer changing nothing but when the mail leaves.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use authgate_core::model::UniqueKey;
+use authgate_adapters::system::OsRandom;
+use authgate_core::config::fill_secrets;
+use authgate_core::model::{MailFlow, UniqueKey};
 use authgate_core::ports::Store;
+use authgate_core::service::mail_sender::Delivery;
 use authgate_tests::{
-    captured_logs, dynamo_store, token_after, unique_email, FailingMailer, Options, TestApp,
+    captured_logs, config_with, dynamo_store, token_after, unique_email, FailingMailer, Options,
+    TestApp,
 };
 use serde_json::{json, Value};
 
@@ -59,8 +62,8 @@ async fn a_second_request_within_two_minutes_sends_no_mail_until_the_window_pass
     let app = TestApp::spawn().await;
     let email = unique_email("throttle");
     sign_up(&app, &email).await;
-    let kinds = |app: &TestApp| {
-        let mails = app.mails_to(&email);
+    let kinds = async |app: &TestApp| {
+        let mails = app.mails_to(&email).await;
         let resets = mails
             .iter()
             .filter(|m| m.token_after(RESET).is_some())
@@ -77,19 +80,23 @@ async fn a_second_request_within_two_minutes_sends_no_mail_until_the_window_pass
     assert_eq!(request_verification(&app, &email).await.0, 204);
     assert_eq!(request_verification(&app, &email).await.0, 204);
     assert_eq!(
-        kinds(&app),
+        kinds(&app).await,
         (1, 1),
         "one mail of each kind; the throttles are separate"
     );
 
     app.clock.advance_secs(119);
     assert_eq!(request_reset(&app, &email).await.0, 204);
-    assert_eq!(kinds(&app), (1, 1), "still inside the window at 119 s");
+    assert_eq!(
+        kinds(&app).await,
+        (1, 1),
+        "still inside the window at 119 s"
+    );
 
     app.clock.advance_secs(2);
     assert_eq!(request_reset(&app, &email).await.0, 204);
     assert_eq!(request_verification(&app, &email).await.0, 204);
-    assert_eq!(kinds(&app), (2, 2), "a new window after 121 s");
+    assert_eq!(kinds(&app).await, (2, 2), "a new window after 121 s");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -114,30 +121,46 @@ async fn simultaneous_reset_requests_send_one_mail() {
     while let Some(s) = set.join_next().await {
         assert_eq!(s.expect("task"), 204);
     }
-    assert_eq!(app.mails_to(&email).len(), 1);
+    assert_eq!(app.mails_to(&email).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_resend_throttle_holds_across_two_servers_sharing_a_dynamodb_table() {
     let store: Arc<dyn Store> = dynamo_store().await;
-    let a = TestApp::on_store(store.clone()).await;
-    let b = TestApp::on_store(store).await;
+    // One config, secrets included, as every container reads it from the
+    // table: either server's sender must open the other's outbox items.
+    let mut config = config_with(vec![]);
+    fill_secrets(&mut config, None, &OsRandom);
+    let container = || Options {
+        config: config.clone(),
+        store: Some(store.clone()),
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(container()).await;
+    let b = TestApp::spawn_with(container()).await;
     let email = unique_email("containers");
     sign_up(&a, &email).await;
     let (ra, rb) = tokio::join!(request_reset(&a, &email), request_reset(&b, &email));
     assert_eq!((ra.0, rb.0), (204, 204));
     assert_eq!(
-        a.mails_to(&email).len() + b.mails_to(&email).len(),
+        a.mails_to(&email).await.len() + b.mails_to(&email).await.len(),
         1,
         "one mail between both containers"
     );
 }
 
+/// Requests never wait for the mail provider: they queue the mail and
+/// answer. While the provider is down the mails wait in the outbox (each
+/// failed attempt logged, without the token); once it is back, the next
+/// delivery sends each exactly once.
 #[tokio::test]
-async fn when_the_mailer_fails_requests_still_answer_204_log_the_error_and_change_nothing() {
+async fn when_the_mailer_fails_requests_still_answer_204_and_the_mails_wait_in_the_outbox_until_it_recovers(
+) {
     let mailer = FailingMailer::new();
     let app = TestApp::spawn_with(Options {
         mailer: Some(mailer.clone()),
+        // No background sender: this test counts the mailer's attempts.
+        sender: None,
         ..Default::default()
     })
     .await;
@@ -162,7 +185,8 @@ async fn when_the_mailer_fails_requests_still_answer_204_log_the_error_and_chang
             "{action}: same answer as an unknown address"
         );
     }
-    let (status, body) = request_change(&app, &auth, &unique_email("down-new")).await;
+    let new_email = unique_email("down-new");
+    let (status, body) = request_change(&app, &auth, &new_email).await;
     assert_eq!((status, body), (204, Value::Null), "request-email-change");
 
     assert_eq!(record(&app, &id).await, before, "the record is untouched");
@@ -171,28 +195,97 @@ async fn when_the_mailer_fails_requests_still_answer_204_log_the_error_and_chang
         200,
         "tokens still valid"
     );
-    assert_eq!(mailer.attempts.load(Ordering::SeqCst), 3);
+    assert_eq!(mailer.attempts(), 0, "no request waited for the provider");
+    assert_eq!(
+        app.pending_mail().await.len(),
+        4,
+        "three mails and the unknown address's decoy queued"
+    );
 
-    // The failed send used up the resend window (see the throttle test above): the
-    // next request inside it does not try again.
+    // The provider is down: each mail is tried once and stays queued; the
+    // decoy is dropped without a send.
+    let outcomes = app.deliver_mail().await;
+    let mut failed: Vec<String> = outcomes
+        .iter()
+        .filter(|(_, d)| matches!(d, Delivery::Failed(_)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    failed.sort();
+    assert_eq!(failed.len(), 3, "{outcomes:?}");
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(_, d)| *d == Delivery::Dropped)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(mailer.attempts(), 3);
+    let mut waiting = app.pending_mail().await;
+    waiting.sort();
+    assert_eq!(waiting, failed, "the failed mails stay in the outbox");
+
+    // The failed send used up the resend window (see the throttle test
+    // above): the next request inside it queues only a decoy, so the next
+    // delivery tries the same three mails again and nothing more.
     assert_eq!(request_reset(&app, &email).await.0, 204);
-    assert_eq!(mailer.attempts.load(Ordering::SeqCst), 3);
+    let outcomes = app.deliver_mail().await;
+    assert_eq!(mailer.attempts(), 6, "{outcomes:?}");
+    let mut waiting = app.pending_mail().await;
+    waiting.sort();
+    assert_eq!(waiting, failed, "still the same three waiting");
 
     let logs = captured_logs();
-    let failures = logs
+    let failures: Vec<&str> = logs
         .lines()
-        .filter(|l| l.contains("failed to send mail") && l.contains(&mailer.outage))
-        .count();
+        .filter(|l| l.contains("mail not sent") && l.contains(&mailer.outage))
+        .collect();
     assert_eq!(
-        failures, 3,
+        failures.len(),
+        6,
         "each failure logged once with the mailer's error"
     );
-    assert!(
-        logs.contains(&format!("record_id={id}")),
-        "the log names the record"
+    for outbox_id in &failed {
+        assert_eq!(
+            failures
+                .iter()
+                .filter(|l| l.contains(&format!("outbox_id={outbox_id}")))
+                .count(),
+            2,
+            "the log names the outbox item of each failed attempt"
+        );
+    }
+
+    // The provider is back: the next delivery sends each waiting mail once.
+    mailer.recover();
+    let outcomes = app.deliver_mail().await;
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(_, d)| *d == Delivery::Sent)
+            .count(),
+        3,
+        "{outcomes:?}"
     );
-    let seen = mailer.seen.lock().map(|s| s.clone()).unwrap_or_default();
-    for message in seen {
+    assert!(app.pending_mail().await.is_empty(), "the outbox is empty");
+    assert!(app.deliver_mail().await.is_empty(), "nothing left to send");
+    let sent = mailer.sent();
+    let mut kinds: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|m| (m.kind.as_str(), m.to.as_str()))
+        .collect();
+    kinds.sort();
+    let mut want = vec![
+        (MailFlow::EmailChange.as_str(), new_email.as_str()),
+        (MailFlow::PasswordReset.as_str(), email.as_str()),
+        (MailFlow::Verification.as_str(), email.as_str()),
+    ];
+    want.sort();
+    assert_eq!(kinds, want, "each mail sent exactly once");
+    assert_eq!(mailer.attempts(), 9);
+
+    let logs = captured_logs();
+    for message in mailer.seen() {
         let token = [VERIFY, RESET, CHANGE]
             .iter()
             .find_map(|m| token_after(&message.text, m))

@@ -26,9 +26,9 @@ async fn tokens(app: &TestApp) -> Tokens {
     let new_email = unique_email("kinds-new");
     assert_eq!(request_change(app, &auth, &new_email).await.0, 204);
     Tokens {
-        verification: token_in_mail(app, &email, VERIFY),
-        reset: token_in_mail(app, &email, RESET),
-        change: token_in_mail(app, &new_email, CHANGE),
+        verification: token_in_mail(app, &email, VERIFY).await,
+        reset: token_in_mail(app, &email, RESET).await,
+        change: token_in_mail(app, &new_email, CHANGE).await,
         email,
         id,
         auth,

@@ -17,7 +17,7 @@ async fn verification_link_marks_the_record_verified_and_confirming_again_is_sti
 
     let (status, body) = request_verification(&app, &email.to_uppercase()).await;
     assert_eq!((status, &body), (204, &Value::Null), "request-verification");
-    let mails = app.mails_to(&email);
+    let mails = app.mails_to(&email).await;
     assert_eq!(mails.len(), 1, "one verification mail: {mails:?}");
     assert!(
         mails[0]
@@ -26,7 +26,7 @@ async fn verification_link_marks_the_record_verified_and_confirming_again_is_sti
         "link built from appURL: {}",
         mails[0].text
     );
-    let token = token_in_mail(&app, &email, VERIFY);
+    let token = token_in_mail(&app, &email, VERIFY).await;
 
     assert_eq!(confirm_verification(&app, &token).await.0, 204);
     assert!(record(&app, &id).await.verified, "record is verified");
@@ -47,7 +47,7 @@ async fn verification_link_marks_the_record_verified_and_confirming_again_is_sti
     );
     assert_eq!(request_verification(&app, &email).await.0, 204);
     assert_eq!(
-        app.mails_to(&email).len(),
+        app.mails_to(&email).await.len(),
         1,
         "an already verified record gets no mail"
     );
@@ -61,7 +61,7 @@ async fn a_verification_token_for_an_address_the_record_no_longer_has_is_refused
     let email = unique_email("moved");
     let id = sign_up(&app, &email).await;
     request_verification(&app, &email).await;
-    let token = token_in_mail(&app, &email, VERIFY);
+    let token = token_in_mail(&app, &email, VERIFY).await;
 
     // Change the address behind the API's back, keeping the tokenKey, so
     // only the email claim can tell.
@@ -106,7 +106,7 @@ async fn becoming_verified_drops_oauth2_links_made_before_the_address_was_proven
         .await
         .expect("link");
     request_verification(&app, &email).await;
-    let token = token_in_mail(&app, &email, VERIFY);
+    let token = token_in_mail(&app, &email, VERIFY).await;
 
     assert_eq!(confirm_verification(&app, &token).await.0, 204);
     let links = app
@@ -151,7 +151,7 @@ async fn confirming_verification_without_password_auth_replaces_the_password() {
             .0,
         204
     );
-    let token = token_in_mail(&app, &email, VERIFY);
+    let token = token_in_mail(&app, &email, VERIFY).await;
     let (status, body) = app
         .post("nopass", "confirm-verification", json!({"token": token}))
         .await;

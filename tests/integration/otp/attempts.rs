@@ -80,7 +80,7 @@ async fn fake_ids_are_rate_limited_like_real_ones(store: Option<Arc<dyn Store>>)
     expected.push((429, too_many.to_owned()));
     assert_eq!(real, expected, "real OTP ids");
     assert_eq!(fake, real, "fake ids answer exactly like real ones");
-    assert!(app.mails_to(&unknown).is_empty(), "still no mail");
+    assert!(app.mails_to(&unknown).await.is_empty(), "still no mail");
 
     // After the window the checks are counted afresh for both; a decoy
     // still never logs in.
@@ -94,7 +94,11 @@ async fn fake_ids_are_rate_limited_like_real_ones(store: Option<Arc<dyn Store>>)
         let (status, text) = auth_with_otp_text(&app, fake_id, code).await;
         assert_eq!((status, text.as_str()), (400, INVALID_OTP), "{code}");
     }
-    assert_eq!(app.mails().len(), 2, "only the known address got mail");
+    assert_eq!(
+        app.mails().await.len(),
+        2,
+        "only the known address got mail"
+    );
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ async fn an_otp_from_the_mail_logs_in_with_a_token_and_the_record() {
         "otpId {otp_id:?} has PocketBase's id shape"
     );
 
-    let mails = app.mails_to(&e);
+    let mails = app.mails_to(&e).await;
     assert_eq!(mails.len(), 1, "one mail, to the stored address");
     let mail = &mails[0];
     assert!(

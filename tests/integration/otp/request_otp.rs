@@ -1,11 +1,14 @@
 //! `POST request-otp`: what is mailed and stored, and answers that never
 //! tell a known email from an unknown one.
 
+use authgate_core::service::mail_sender::Delivery;
 use authgate_core::service::request_otp::{code_hash, decoy_record_id};
-use authgate_tests::{unique_email, FailingMailer, Options, TestApp};
+use authgate_tests::{
+    captured_logs, config_with, otp_code, unique_email, FailingMailer, Mail, Options, TestApp,
+};
 use serde_json::{json, Value};
 
-use super::{is_record_id, otp_app, otp_options, INVALID_OTP};
+use super::{is_record_id, otp_app, otp_collection, otp_options, INVALID_OTP};
 
 #[tokio::test]
 async fn the_code_is_stored_only_as_a_hash_bound_to_record_and_address() {
@@ -71,12 +74,16 @@ async fn an_unknown_email_gets_an_indistinguishable_answer_and_no_mail() {
     assert!(shape(&answers[1].2).2, "fake id has the real id shape");
     assert_ne!(answers[0].2, answers[1].2, "ids are fresh");
 
-    assert_eq!(app.mails_to(&known).len(), 1);
+    assert_eq!(app.mails_to(&known).await.len(), 1);
     assert!(
-        app.mails_to(&unknown).is_empty(),
+        app.mails_to(&unknown).await.is_empty(),
         "no mail for an unknown email"
     );
-    assert_eq!(app.mails().len(), 1, "no mail at all besides the known one");
+    assert_eq!(
+        app.mails().await.len(),
+        1,
+        "no mail at all besides the known one"
+    );
 
     // Behind the unknown email's id is a decoy: bound to a record id that
     // cannot exist, with a hash no code produces.
@@ -117,7 +124,7 @@ async fn a_tenth_live_otp_is_not_issued_but_the_answer_looks_the_same() {
     assert_eq!(status, 200, "{body}");
     let otp_id = body["otpId"].as_str().unwrap();
     assert!(is_record_id(otp_id));
-    assert_eq!(app.mails_to(&e).len(), 9, "no 10th mail");
+    assert_eq!(app.mails_to(&e).await.len(), 9, "no 10th mail");
     let coll = app.config.collection("otpusers").unwrap();
     assert!(
         app.store.get_otp(&coll.id, otp_id).await.unwrap().is_none(),
@@ -129,7 +136,7 @@ async fn a_tenth_live_otp_is_not_issued_but_the_answer_looks_the_same() {
     let (otp_id, code) = app.request_otp("otpusers", &e).await;
     let (status, _) = app.auth_with_otp("otpusers", &otp_id, &code).await;
     assert_eq!(status, 200);
-    assert_eq!(app.mails_to(&e).len(), 10);
+    assert_eq!(app.mails_to(&e).await.len(), 10);
 }
 
 #[tokio::test]
@@ -165,8 +172,8 @@ async fn the_tenth_request_looks_the_same_for_known_and_unknown_emails() {
     }
     assert_eq!(tenth[0], vec![(400, INVALID_OTP.to_owned()); 6]);
     assert_eq!(tenth[0], tenth[1]);
-    assert_eq!(app.mails_to(&known).len(), 9);
-    assert!(app.mails_to(&unknown).is_empty());
+    assert_eq!(app.mails_to(&known).await.len(), 9);
+    assert!(app.mails_to(&unknown).await.is_empty());
 }
 
 #[tokio::test]
@@ -219,10 +226,22 @@ async fn validation_and_disabled_otp_errors_match_pocketbase() {
     );
 }
 
+/// The OTP and its mail are one write, and the request never waits for the
+/// provider: a failed send keeps both (the mail for a retry, the OTP live
+/// until it expires), and the code mailed once the provider is back logs in.
 #[tokio::test]
-async fn a_failed_delivery_withdraws_the_otp_but_answers_like_any_other_request() {
+async fn a_failed_delivery_keeps_the_otp_and_its_mail_for_a_retry_and_answers_like_any_other_request(
+) {
+    let mailer = FailingMailer::new();
     let app = TestApp::spawn_with(Options {
-        mailer: Some(FailingMailer::new()),
+        mailer: Some(mailer.clone()),
+        // No background sender: this test counts the mailer's attempts.
+        sender: None,
+        // 32-digit codes: a code found in the logs is no coincidence.
+        config: config_with(vec![otp_collection(
+            "otpusers",
+            json!({"otp": {"enabled": true, "duration": 60, "length": 32}}),
+        )]),
         ..otp_options()
     })
     .await;
@@ -234,8 +253,52 @@ async fn a_failed_delivery_withdraws_the_otp_but_answers_like_any_other_request(
     assert_eq!(status, 200, "a 500 would reveal the account: {body}");
     let otp_id = body["otpId"].as_str().unwrap();
     let coll = app.config.collection("otpusers").unwrap();
-    assert!(
-        app.store.get_otp(&coll.id, otp_id).await.unwrap().is_none(),
-        "the undelivered OTP is withdrawn"
+    assert_eq!(
+        mailer.attempts(),
+        0,
+        "the request did not wait for the provider"
     );
+
+    let outcomes = app.deliver_mail().await;
+    assert!(
+        matches!(&outcomes[..], [(_, Delivery::Failed(_))]),
+        "{outcomes:?}"
+    );
+    assert_eq!(mailer.attempts(), 1);
+    assert_eq!(
+        app.pending_mail().await,
+        vec![outcomes[0].0.clone()],
+        "the undelivered mail stays in the outbox"
+    );
+    assert!(
+        app.store.get_otp(&coll.id, otp_id).await.unwrap().is_some(),
+        "the OTP stays live while its mail waits"
+    );
+
+    mailer.recover();
+    let outcomes = app.deliver_mail().await;
+    assert!(
+        matches!(&outcomes[..], [(_, Delivery::Sent)]),
+        "{outcomes:?}"
+    );
+    assert!(app.pending_mail().await.is_empty());
+    assert!(app.deliver_mail().await.is_empty(), "sent once");
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, e);
+    let mail = Mail {
+        to: sent[0].to.clone(),
+        subject: sent[0].subject.clone(),
+        text: sent[0].text.clone(),
+        html: sent[0].html.clone(),
+        raw: String::new(),
+    };
+    let code = otp_code(&mail).expect("a code in the mail");
+    assert_eq!(code.len(), 32);
+    let (status, body) = app.auth_with_otp("otpusers", otp_id, &code).await;
+    assert_eq!(
+        status, 200,
+        "the code mailed after the retry logs in: {body}"
+    );
+    assert!(!captured_logs().contains(&code), "the code was logged");
 }

@@ -18,6 +18,10 @@ use super::{DynamoStore, Item};
 /// because a DynamoDB partition key may not exceed 2048 bytes.
 const MAX_INLINE_UNIQUE_VALUE: usize = 1024;
 
+/// The partition key prefix of outbox items (after the table prefix): the
+/// mailer's stream filter matches on it.
+pub const OUTBOX: &str = "OUTBOX#";
+
 /// DynamoDB's limit on partition key values.
 const MAX_PARTITION_KEY_BYTES: usize = 2048;
 
@@ -84,6 +88,10 @@ impl DynamoStore {
                 s(format!("{}#{}", link.provider, link.provider_id)),
             ),
         ])
+    }
+
+    pub(super) fn outbox_key(&self, id: &str) -> Item {
+        self.key(&format!("{OUTBOX}{id}"), "OUTBOX")
     }
 
     pub(super) fn config_key(&self) -> Item {

@@ -18,6 +18,7 @@ mod config;
 mod counters;
 mod keys;
 mod links;
+mod outbox;
 mod records;
 mod single_use;
 mod table;

@@ -32,11 +32,17 @@ pub(super) trait SingleUse: SingleUseItem + Sized {
 
 impl DynamoStore {
     async fn insert_single_use<T: SingleUse>(&self, value: &T) -> StoreResult<()> {
+        self.put_item(&op::<T>("PutItem"), self.single_use_item(value))
+            .await
+    }
+
+    /// The whole stored item of `value`: key, attributes, TTL.
+    pub(super) fn single_use_item<T: SingleUse>(&self, value: &T) -> Item {
         let slot = value.slot();
         let mut item = self.single_use_key(T::KIND, slot.collection_id, slot.id);
         item.extend(value.attributes());
         item.insert(TTL_ATTRIBUTE.to_owned(), n(ttl_seconds(slot.expires_at)));
-        self.put_item(&op::<T>("PutItem"), item).await
+        item
     }
 
     /// Returns the item even when expired: the services check expiry

@@ -1,11 +1,17 @@
-//! Sending the flows' mails: which template and token each flow uses, the
-//! per-record resend throttle, and "send and log the failure".
+//! The flows' mails: which template and token each flow uses, the
+//! throttles, and putting a mail into the outbox. Requests never talk to
+//! the mail provider: they write an outbox item (sealed, since it carries a
+//! token or code) and answer; `mail_sender` sends it. A request for an
+//! unknown address, or a throttled one, writes a decoy item instead, so its
+//! work and timing are those of a real mail.
 
 use crate::config::{AppConfig, Collection, Template};
 use crate::error::{Error, Result};
 use crate::mail::{self, Placeholders};
-use crate::model::{CounterKey, MailFlow, Record, Timestamp};
+use crate::model::{CounterKey, MailFlow, OutboxItem, Record, Timestamp};
 use crate::ports::MailMessage;
+use crate::random;
+use crate::sealed::{self, SealKey};
 use crate::token::{self, TokenKind};
 
 use super::Ctx;
@@ -36,25 +42,42 @@ impl MailFlow {
     }
 }
 
-/// Counts a request for a `flow` mail to `record` and says whether it may
-/// be sent. The counter lives in the shared store, so the limit holds across
-/// every Lambda container, and the check-and-count is one conditional write,
-/// so N simultaneous requests let exactly one mail through.
+/// How long an unsent mail is kept for retries and replay before TTL
+/// removes it (days, past any retry schedule).
+pub const OUTBOX_RETENTION_SECS: i64 = 3 * 24 * 3600;
+
+/// Size of a decoy's sealed filler: about a rendered mail's.
+const DECOY_BYTES: usize = 2048;
+
+/// The key pending mails of `collection` are sealed with. Derived from the
+/// collection's auth-token secret (kept with the token secrets, never in
+/// an outbox item); rotating that secret makes older pending mails
+/// unreadable, which only means they are not sent.
+pub fn outbox_key(collection: &Collection) -> SealKey {
+    SealKey::derive("outbox", collection.auth_token.secret.expose())
+}
+
+/// Counts a request for a `flow` mail to `subject` (a record id, or an
+/// unknown address's [`super::records::decoy_record_id`]) and says whether
+/// it may be sent. The counter lives in the shared store, so the limit
+/// holds across every Lambda container, and the check-and-count is one
+/// conditional write, so N simultaneous requests let exactly one mail
+/// through.
 ///
-/// The hit is taken *before* sending, so a send that then fails still uses up
-/// the window: that is what keeps concurrent requests to one mail (there is
-/// no way to "un-count" without reopening the race), and it also stops
-/// clients from hammering a mail provider that is failing.
+/// The hit is taken *before* the mail is queued, so a mail that then fails
+/// still uses up the window: that is what keeps concurrent requests to one
+/// mail (there is no way to "un-count" without reopening the race).
 pub async fn resend_allowed(
     ctx: &Ctx,
     flow: MailFlow,
-    record: &Record,
+    collection: &Collection,
+    subject: &str,
     now: Timestamp,
 ) -> Result<bool> {
     let key = CounterKey::MailResend {
         flow,
-        collection_id: &record.collection_id,
-        record_id: &record.id,
+        collection_id: &collection.id,
+        record_id: subject,
     };
     Ok(ctx.store.hit(&key, 1, RESEND_WINDOW_SECS, now).await?)
 }
@@ -107,29 +130,34 @@ impl<'a> LinkMail<'a> {
     }
 }
 
-/// [`send_link_mail`] unless the record's resend window for the flow is
-/// used up (see [`resend_allowed`]).
+/// The request endpoints' last step: the flow's link mail for `mail` when
+/// there is one to send and the record's resend window allows it, else a
+/// decoy. `subject` is what the resend throttle counts (see
+/// [`resend_allowed`]).
 ///
 /// The request endpoints answer the same `Ok(())` (204) for an unknown
-/// address, an already verified record, a throttled resend and a failed
-/// send, so they tell nothing about which addresses have accounts. Only the
-/// resend counter changes state.
-pub async fn send_throttled(
+/// address, an already verified record and a throttled resend, and do the
+/// same store work (a counter hit and an outbox write) for each, so neither
+/// the answer nor its timing tells which addresses have accounts.
+pub async fn queue_throttled(
     ctx: &Ctx,
     cfg: &AppConfig,
     collection: &Collection,
-    mail: LinkMail<'_>,
+    flow: MailFlow,
+    subject: &str,
+    mail: Option<LinkMail<'_>>,
     now: Timestamp,
 ) -> Result<()> {
-    if !resend_allowed(ctx, mail.flow, mail.record, now).await? {
-        return Ok(());
+    let allowed = resend_allowed(ctx, flow, collection, subject, now).await?;
+    match mail.filter(|_| allowed) {
+        Some(mail) => queue_link_mail(ctx, cfg, collection, mail, now).await,
+        None => queue_decoy(ctx, collection, flow, now).await,
     }
-    send_link_mail(ctx, cfg, collection, mail, now).await
 }
 
 /// Issues the flow's token for the record, renders the flow's template with
-/// it and mails it, logging (never returning) a delivery failure.
-pub async fn send_link_mail(
+/// it and queues the mail.
+pub async fn queue_link_mail(
     ctx: &Ctx,
     cfg: &AppConfig,
     collection: &Collection,
@@ -153,8 +181,20 @@ pub async fn send_link_mail(
         mail.to,
         &placeholders,
     );
-    send_logged(ctx, mail.record, &message).await;
-    Ok(())
+    let item = outbox_item(ctx, collection, &message, now)?;
+    Ok(ctx.store.enqueue_mail(&item).await?)
+}
+
+/// Queues a decoy of a `flow` mail: an outbox item like a real one that the
+/// sender drops.
+pub async fn queue_decoy(
+    ctx: &Ctx,
+    collection: &Collection,
+    flow: MailFlow,
+    now: Timestamp,
+) -> Result<()> {
+    let item = decoy_item(ctx, collection, flow, now)?;
+    Ok(ctx.store.enqueue_mail(&item).await?)
 }
 
 /// Renders `flow`'s template for `record` into a message to `to`.
@@ -178,23 +218,47 @@ pub fn render(
     )
 }
 
-/// Sends a mail; a failure is logged and swallowed. The request endpoints
-/// answer the same whether or not the mail went out, so a mail outage can't
-/// be used to tell known addresses from unknown ones. The log carries the
-/// mailer's error (provider error and request id) and the record id, never
-/// the message itself, which holds the token. Returns whether it was sent.
-pub async fn send_logged(ctx: &Ctx, record: &Record, message: &MailMessage) -> bool {
-    match ctx.mailer.send(message).await {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(
-                kind = message.kind.as_str(),
-                collection_id = %record.collection_id,
-                record_id = %record.id,
-                error = %e,
-                "failed to send mail"
-            );
-            false
-        }
-    }
+/// `message` as an outbox item, sealed with the collection's outbox key.
+pub fn outbox_item(
+    ctx: &Ctx,
+    collection: &Collection,
+    message: &MailMessage,
+    now: Timestamp,
+) -> Result<OutboxItem> {
+    let plain = serde_json::to_vec(message).map_err(Error::internal)?;
+    item(ctx, collection, message.kind, &plain, false, now)
+}
+
+/// A decoy outbox item of `flow`: random filler, sealed like a message.
+pub fn decoy_item(
+    ctx: &Ctx,
+    collection: &Collection,
+    flow: MailFlow,
+    now: Timestamp,
+) -> Result<OutboxItem> {
+    let mut filler = vec![0u8; DECOY_BYTES];
+    ctx.rng.fill(&mut filler);
+    item(ctx, collection, flow, &filler, true, now)
+}
+
+fn item(
+    ctx: &Ctx,
+    collection: &Collection,
+    flow: MailFlow,
+    plain: &[u8],
+    decoy: bool,
+    now: Timestamp,
+) -> Result<OutboxItem> {
+    let id = random::record_id(ctx.rng.as_ref());
+    let sealed = sealed::seal(&outbox_key(collection), plain, &id, ctx.rng.as_ref())
+        .ok_or_else(|| Error::internal("cannot seal an outbox item"))?;
+    Ok(OutboxItem {
+        id,
+        collection_id: collection.id.clone(),
+        flow,
+        sealed,
+        decoy,
+        created: now,
+        expires_at: now.plus_secs(OUTBOX_RETENTION_SECS),
+    })
 }

@@ -18,6 +18,7 @@ use crate::ports::{Clock, Mailer, Random, Store};
 pub mod auth;
 pub mod guards;
 pub mod mail_delivery;
+pub mod mail_sender;
 pub mod mail_token;
 pub mod rate_limit;
 pub mod records;

@@ -65,9 +65,9 @@ pub async fn request_email_change(
     };
     // The per-record throttle of every mail flow, then a limit per target
     // address across all senders: a signed-up attacker cannot make us mail
-    // arbitrary people. Over either: the usual answer, no mail.
-    if !mail_delivery::resend_allowed(ctx, mail.flow, record, now).await? {
-        return Ok(());
+    // arbitrary people. Over either: the usual answer, a decoy, no mail.
+    if !mail_delivery::resend_allowed(ctx, mail.flow, collection, &record.id, now).await? {
+        return mail_delivery::queue_decoy(ctx, collection, mail.flow, now).await;
     }
     if !mail_delivery::target_allowed(ctx, mail.flow, new_email, now).await? {
         tracing::warn!(
@@ -75,7 +75,7 @@ pub async fn request_email_change(
             record_id = %record.id,
             "too many email-change mails to one address; nothing sent"
         );
-        return Ok(());
+        return mail_delivery::queue_decoy(ctx, collection, mail.flow, now).await;
     }
-    mail_delivery::send_link_mail(ctx, cfg, collection, mail, now).await
+    mail_delivery::queue_link_mail(ctx, cfg, collection, mail, now).await
 }

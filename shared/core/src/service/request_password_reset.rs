@@ -11,10 +11,10 @@ use super::{records, Ctx};
 /// The request body.
 pub type RequestPasswordResetInput = EmailInput;
 
-/// Sends a reset mail to the record with this email, if there is one (the
+/// Queues a reset mail to the record with this email, if there is one (the
 /// collection must allow password auth: `guards::Requirement::PasswordReset`).
 /// Like every request endpoint it answers 204 whatever happened (see
-/// [`mail_delivery::send_throttled`]).
+/// [`mail_delivery::queue_throttled`]).
 pub async fn request_password_reset(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -22,9 +22,8 @@ pub async fn request_password_reset(
     input: RequestPasswordResetInput,
     now: Timestamp,
 ) -> Result<()> {
-    let Some(record) = records::find_by_email_input(ctx, collection, &input).await? else {
-        return Ok(());
-    };
-    let mail = LinkMail::to_own_address(MailFlow::PasswordReset, &record);
-    mail_delivery::send_throttled(ctx, cfg, collection, mail, now).await
+    let flow = MailFlow::PasswordReset;
+    let (record, subject) = records::addressee(ctx, collection, &input).await?;
+    let mail = record.as_ref().map(|r| LinkMail::to_own_address(flow, r));
+    mail_delivery::queue_throttled(ctx, cfg, collection, flow, &subject, mail, now).await
 }

@@ -11,9 +11,9 @@ use super::{records, Ctx};
 /// The request body.
 pub type RequestVerificationInput = EmailInput;
 
-/// Sends a verification mail to the record with this email, if there is one
-/// and it is not verified yet; 204 whatever happened (see
-/// [`mail_delivery::send_throttled`]).
+/// Queues a verification mail to the record with this email, if there is
+/// one and it is not verified yet; 204 whatever happened (see
+/// [`mail_delivery::queue_throttled`]).
 pub async fn request_verification(
     ctx: &Ctx,
     cfg: &AppConfig,
@@ -21,12 +21,11 @@ pub async fn request_verification(
     input: RequestVerificationInput,
     now: Timestamp,
 ) -> Result<()> {
-    let Some(record) = records::find_by_email_input(ctx, collection, &input).await? else {
-        return Ok(());
-    };
-    if record.verified {
-        return Ok(());
-    }
-    let mail = LinkMail::to_own_address(MailFlow::Verification, &record);
-    mail_delivery::send_throttled(ctx, cfg, collection, mail, now).await
+    let flow = MailFlow::Verification;
+    let (record, subject) = records::addressee(ctx, collection, &input).await?;
+    let mail = record
+        .as_ref()
+        .filter(|r| !r.verified)
+        .map(|r| LinkMail::to_own_address(flow, r));
+    mail_delivery::queue_throttled(ctx, cfg, collection, flow, &subject, mail, now).await
 }
