@@ -5,7 +5,7 @@
 //! blocking pool, N concurrent logins meant N threads each allocating (and
 //! the allocator keeping) 19 MiB: memory grew with load, unbounded. Here a
 //! fixed number of workers (one per core by default) each own one reusable
-//! 19 MiB block buffer; requests wait in a bounded FIFO queue, and past its
+//! 19 MiB block buffer (allocated on its first job); requests wait in a bounded FIFO queue, and past its
 //! bound are refused at once ([`Error::Unavailable`], 503) instead of piling
 //! up.
 
@@ -116,7 +116,9 @@ impl Hasher {
 /// A worker: takes jobs in arrival order and computes them in its own
 /// block buffer, allocated once.
 fn worker(queue: &Mutex<Receiver<Job>>) {
-    let mut memory = vec![Block::default(); M_KIB as usize];
+    // Allocated on the first job, not at start: an idle pool (a function
+    // that never hashes) holds no memory.
+    let mut memory: Vec<Block> = Vec::new();
     loop {
         let job = match queue.lock() {
             Ok(rx) => rx.recv(),
@@ -125,6 +127,9 @@ fn worker(queue: &Mutex<Receiver<Job>>) {
         let Ok(job) = job else {
             return; // every Hasher handle is gone
         };
+        if memory.is_empty() {
+            memory.resize(M_KIB as usize, Block::default());
+        }
         match job {
             Job::Hash {
                 password,

@@ -11,8 +11,8 @@ use authgate_core::model::{
 use authgate_core::ports::{StoreError, StoreResult};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::single_use::{SingleUse, EXPIRES_AT_MS};
 use super::Item;
+use crate::single_use::SingleUseItem;
 
 type Attributes = Vec<(String, AttributeValue)>;
 
@@ -110,6 +110,26 @@ pub(super) fn decode_external(item: &Item) -> StoreResult<ExternalAuth> {
         provider_id: get_s(item, "providerId")?,
         created: Timestamp(get_n(item, "created")?),
     })
+}
+
+/// The exact expiry (epoch milliseconds) that consumption checks. The TTL
+/// attribute next to it only garbage-collects, and late: DynamoDB keeps
+/// expired items for up to days, the emulators for ever.
+pub(super) const EXPIRES_AT_MS: &str = "expiresAtMs";
+
+/// How one kind of single-use item is stored; the codecs live with the
+/// others in `codec.rs`.
+pub(super) trait SingleUse: SingleUseItem + Sized {
+    /// Key prefix and sort key (`OTP`, `MFA`), lower-cased in error messages.
+    const KIND: &'static str;
+    /// The attribute holding [`crate::single_use::Slot::guard`].
+    const GUARD: &'static str;
+
+    /// Every attribute but the key and the TTL; the expiry as
+    /// [`EXPIRES_AT_MS`].
+    fn attributes(&self) -> Vec<(String, AttributeValue)>;
+
+    fn decode(item: &Item) -> StoreResult<Self>;
 }
 
 impl SingleUse for Otp {

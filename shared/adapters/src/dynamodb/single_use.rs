@@ -4,31 +4,10 @@
 
 use authgate_core::model::Timestamp;
 use authgate_core::ports::StoreResult;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::codec::{n, s, ttl_seconds};
+use super::codec::{n, s, ttl_seconds, SingleUse, EXPIRES_AT_MS};
 use super::{Condition, DynamoStore, Item, TTL_ATTRIBUTE};
-use crate::single_use::{single_use_ports, SingleUseItem};
-
-/// The exact expiry (epoch milliseconds) that consumption checks. The TTL
-/// attribute next to it only garbage-collects, and late: DynamoDB keeps
-/// expired items for up to days, the emulators for ever.
-pub(super) const EXPIRES_AT_MS: &str = "expiresAtMs";
-
-/// How one kind of single-use item is stored; the codecs live with the
-/// others in `codec.rs`.
-pub(super) trait SingleUse: SingleUseItem + Sized {
-    /// Key prefix and sort key (`OTP`, `MFA`), lower-cased in error messages.
-    const KIND: &'static str;
-    /// The attribute holding [`crate::single_use::Slot::guard`].
-    const GUARD: &'static str;
-
-    /// Every attribute but the key and the TTL; the expiry as
-    /// [`EXPIRES_AT_MS`].
-    fn attributes(&self) -> Vec<(String, AttributeValue)>;
-
-    fn decode(item: &Item) -> StoreResult<Self>;
-}
+use crate::single_use::single_use_ports;
 
 impl DynamoStore {
     async fn insert_single_use<T: SingleUse>(&self, value: &T) -> StoreResult<()> {

@@ -1,8 +1,9 @@
-//! `POST request-otp`: mails a one-time password and answers with its id.
+//! `POST request-otp`: queues a one-time password's mail and answers with
+//! its id.
 //!
-//! Unknown emails get the same answer (200 with a fresh id) and no mail,
-//! after comparable work, so the endpoint cannot tell which addresses have
-//! accounts. Their id is not a bare fake either: a decoy OTP is stored under
+//! Unknown emails get the same answer (200 with a fresh id) after the same
+//! store work (a decoy OTP and a decoy mail), so the endpoint cannot tell
+//! which addresses have accounts. Their id is not a bare fake either: a decoy OTP is stored under
 //! it, so `auth-with-otp` counts checks against it and answers it exactly as
 //! it answers a real OTP with a wrong code (400, then 429 on the 6th check).
 
