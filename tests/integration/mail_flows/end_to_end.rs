@@ -61,7 +61,19 @@ async fn verification_and_reset_work_end_to_end_through_the_ses_adapter() {
 
 #[tokio::test]
 async fn the_pocketbase_sdk_runs_verification_reset_and_email_change() {
-    let app = TestApp::spawn().await;
+    sdk_mail_flows(TestApp::spawn().await).await;
+}
+
+#[tokio::test]
+async fn the_pocketbase_sdk_runs_verification_reset_and_email_change_on_dynamodb() {
+    let store: std::sync::Arc<dyn authgate_core::ports::Store> =
+        authgate_tests::dynamo_store().await;
+    sdk_mail_flows(TestApp::on_store(store).await).await;
+}
+
+/// The JS SDK's mail flows against `app`, its mail sent by the app's
+/// background sender (as `authgate serve` sends it).
+async fn sdk_mail_flows(app: TestApp) {
     let script = repo_root().join("infra/node/sdk-mail.mjs");
     let (ok, out) = run_node(
         &script,

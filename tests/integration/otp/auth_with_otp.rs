@@ -253,10 +253,25 @@ async fn otp_codes_never_appear_in_logs() {
 
 #[tokio::test]
 async fn the_pocketbase_sdk_logs_in_with_otp_and_completes_mfa() {
-    let app = TestApp::with_config(config_with(vec![
-        otp_collection("otpusers", json!({})),
-        otp_collection("mfausers", json!({"mfa": {"enabled": true}})),
-    ]))
+    sdk_otp_flows(None).await;
+}
+
+#[tokio::test]
+async fn the_pocketbase_sdk_logs_in_with_otp_and_completes_mfa_on_dynamodb() {
+    let store: std::sync::Arc<dyn authgate_core::ports::Store> =
+        authgate_tests::dynamo_store().await;
+    sdk_otp_flows(Some(store)).await;
+}
+
+async fn sdk_otp_flows(store: Option<std::sync::Arc<dyn authgate_core::ports::Store>>) {
+    let app = TestApp::spawn_with(authgate_tests::Options {
+        config: config_with(vec![
+            otp_collection("otpusers", json!({})),
+            otp_collection("mfausers", json!({"mfa": {"enabled": true}})),
+        ]),
+        store,
+        ..Default::default()
+    })
     .await;
     let script = repo_root().join("infra/node/sdk-otp.mjs");
     let (ok, output) = run_node(
