@@ -291,3 +291,37 @@ async fn every_other_function_binary_answers_its_api_gateway_event() {
         assert_eq!(status(&res[0]), want, "{slug}: {}", res[0]);
     }
 }
+
+#[tokio::test]
+async fn each_function_binary_serves_its_own_route_and_404s_every_other() {
+    let table = fresh_table().await;
+    // The auth-methods binary answers its own event, and PocketBase's 404
+    // envelope for another endpoint's (v2 and v1): it serves one route.
+    let res = invoke(
+        "auth-methods",
+        &table,
+        vec![
+            event("auth-methods.v2.json"),
+            event("auth-with-password.v2.json"),
+            event("auth-refresh.v1.json"),
+        ],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 200, "{}", res[0]);
+    for other in &res[1..] {
+        assert_eq!(status(other), 404, "{other}");
+        let body: Value = serde_json::from_str(other["body"].as_str().unwrap_or("{}")).unwrap();
+        assert_eq!(
+            body["message"], "The requested resource wasn't found.",
+            "{other}"
+        );
+    }
+    // And the other way round.
+    let res = invoke(
+        "auth-with-password",
+        &table,
+        vec![event("auth-methods.v2.json")],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 404, "{}", res[0]);
+}

@@ -1,6 +1,8 @@
-//! `auth-methods` Lambda: the shared router, wired once per cold start.
+//! `auth-methods` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("auth-methods").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("auth-methods", routes::single::auth_methods, None).await
 }

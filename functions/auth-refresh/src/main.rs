@@ -1,6 +1,8 @@
-//! `auth-refresh` Lambda: the shared router, wired once per cold start.
+//! `auth-refresh` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("auth-refresh").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("auth-refresh", routes::single::auth_refresh, None).await
 }

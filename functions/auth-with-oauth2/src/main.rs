@@ -1,6 +1,13 @@
-//! `auth-with-oauth2` Lambda: the shared router, wired once per cold start.
+//! `auth-with-oauth2` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{env, lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("auth-with-oauth2").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "auth-with-oauth2",
+        routes::single::auth_with_oauth2,
+        Some(env::oauth2_client),
+    )
+    .await
 }

@@ -1,6 +1,8 @@
-//! `auth-with-otp` Lambda: the shared router, wired once per cold start.
+//! `auth-with-otp` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("auth-with-otp").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("auth-with-otp", routes::single::auth_with_otp, None).await
 }

@@ -1,6 +1,13 @@
-//! `auth-with-password` Lambda: the shared router, wired once per cold start.
+//! `auth-with-password` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("auth-with-password").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "auth-with-password",
+        routes::single::auth_with_password,
+        None,
+    )
+    .await
 }

@@ -1,6 +1,13 @@
-//! `confirm-email-change` Lambda: the shared router, wired once per cold start.
+//! `confirm-email-change` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("confirm-email-change").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "confirm-email-change",
+        routes::single::confirm_email_change,
+        None,
+    )
+    .await
 }

@@ -1,6 +1,13 @@
-//! `confirm-password-reset` Lambda: the shared router, wired once per cold start.
+//! `confirm-password-reset` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("confirm-password-reset").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "confirm-password-reset",
+        routes::single::confirm_password_reset,
+        None,
+    )
+    .await
 }

@@ -1,6 +1,13 @@
-//! `confirm-verification` Lambda: the shared router, wired once per cold start.
+//! `confirm-verification` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("confirm-verification").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "confirm-verification",
+        routes::single::confirm_verification,
+        None,
+    )
+    .await
 }

@@ -1,6 +1,8 @@
-//! `records-create` Lambda: the shared router, wired once per cold start.
+//! `records-create` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("records-create").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("records-create", routes::single::records_create, None).await
 }

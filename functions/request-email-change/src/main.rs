@@ -1,6 +1,13 @@
-//! `request-email-change` Lambda: the shared router, wired once per cold start.
+//! `request-email-change` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("request-email-change").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "request-email-change",
+        routes::single::request_email_change,
+        None,
+    )
+    .await
 }

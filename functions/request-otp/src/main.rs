@@ -1,6 +1,8 @@
-//! `request-otp` Lambda: the shared router, wired once per cold start.
+//! `request-otp` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("request-otp").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("request-otp", routes::single::request_otp, None).await
 }

@@ -1,6 +1,13 @@
-//! `request-password-reset` Lambda: the shared router, wired once per cold start.
+//! `request-password-reset` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("request-password-reset").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "request-password-reset",
+        routes::single::request_password_reset,
+        None,
+    )
+    .await
 }

@@ -1,6 +1,13 @@
-//! `request-verification` Lambda: the shared router, wired once per cold start.
+//! `request-verification` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
 
 #[tokio::main]
-async fn main() -> Result<(), authgate_http::lambda::BoxError> {
-    authgate_http::lambda::run("request-verification").await
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "request-verification",
+        routes::single::request_verification,
+        None,
+    )
+    .await
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_adapters::ses::SesMailer;
-use authgate_adapters::system::{OsRandom, SystemClock};
+use authgate_adapters::system::{NoMailer, OsRandom, SystemClock};
 use authgate_core::password::Hasher;
+use authgate_core::ports::{Mailer, OAuth2Client};
 use authgate_core::service::Ctx;
 
 use crate::config_source::{CachedStoreConfig, ConfigSource};
@@ -80,19 +81,44 @@ pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
 }
 
-/// The production state: DynamoDB store, SES mailer, config from the table.
-pub async fn state_from_env() -> Result<AppState, BoxError> {
-    let (ctx, config) = ctx_from_env().await?;
-    let ctx = ctx.with_oauth2(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?));
+/// Builds a request function's OAuth2 HTTP client; only `auth-with-oauth2`
+/// passes one, so only its binary links the HTTP client.
+pub type OAuth2Factory = fn() -> Result<Arc<dyn OAuth2Client>, BoxError>;
+
+/// The OAuth2 HTTP client (`auth-with-oauth2`, the local server).
+pub fn oauth2_client() -> Result<Arc<dyn OAuth2Client>, BoxError> {
+    Ok(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?))
+}
+
+/// A request function's state: DynamoDB store, no mailer (requests queue
+/// mail in the outbox), config from the table, and the OAuth2 client only
+/// when `oauth2` builds one.
+pub async fn request_state_from_env(oauth2: Option<OAuth2Factory>) -> Result<AppState, BoxError> {
+    let (ctx, config) = ctx_from_env(Arc::new(NoMailer)).await?;
+    let ctx = match oauth2 {
+        Some(build) => ctx.with_oauth2(build()?),
+        None => ctx,
+    };
     Ok(AppState::new(ctx, config)
         .with_cors_origins(cors_origins())
         .with_trusted_proxy_hops(trusted_proxy_hops()?))
 }
 
-/// The service context (DynamoDB store, SES mailer, system clock and
-/// randomness; no OAuth2 client) and the config read from the table: what
-/// the `mailer` function needs, and the request functions' base.
-pub async fn ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
+/// The `mailer` function's context: the request functions' base with the
+/// SES mailer.
+pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let mailer = Arc::new(
+        SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
+            .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
+    );
+    ctx_from_env(mailer).await
+}
+
+/// The service context (DynamoDB store, `mailer`, system clock and
+/// randomness, the hashing pool; no OAuth2 client) and the config read from
+/// the table, cached for `AUTHGATE_CONFIG_TTL_SECS`.
+async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
     let sdk = authgate_adapters::aws::sdk_config().await;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
     let ttl = var(vars::CONFIG_TTL_SECS)
@@ -101,13 +127,9 @@ pub async fn ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
         .map_err(|_| "AUTHGATE_CONFIG_TTL_SECS must be a whole number of seconds")?
         .unwrap_or(30);
     let store = Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table));
-    let mailer = Arc::new(
-        SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
-            .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
-    );
     let clock = Arc::new(SystemClock);
-    // Hashing workers only matter to functions that hash; the pool's
-    // threads are idle otherwise.
+    // The hashing pool's workers allocate only when a job comes, so the
+    // functions that never hash pay nothing for it.
     let ctx =
         Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?.with_hasher(hasher()?);
     let config: Arc<dyn ConfigSource> = Arc::new(CachedStoreConfig::new(store, clock, ttl));

@@ -1,10 +1,15 @@
-//! Lambda entry: every function binary calls [`run`] with its slug.
+//! Lambda entry: every request function's binary calls [`run`] with its
+//! slug and its endpoint's router (`routes::single::<endpoint>`), so it
+//! serves (and links) that endpoint alone.
 
 use authgate_core::Error;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
 pub use crate::env::BoxError;
+use crate::env::OAuth2Factory;
+use crate::state::AppState;
+use axum::Router;
 
 pub use crate::client::ClientIp;
 
@@ -23,15 +28,19 @@ pub fn init_tracing(json: bool) {
     };
 }
 
-/// Runs the shared router as the Lambda function `function`.
-pub async fn run(function: &'static str) -> Result<(), BoxError> {
+/// Runs `endpoint`'s router as the Lambda function `function`. `oauth2`
+/// builds the OAuth2 HTTP client where the endpoint needs one.
+pub async fn run(
+    function: &'static str,
+    endpoint: fn(AppState) -> Router,
+    oauth2: Option<OAuth2Factory>,
+) -> Result<(), BoxError> {
     init_tracing(true);
-    let state = crate::env::state_from_env().await?;
+    let state = crate::env::request_state_from_env(oauth2).await?;
     tracing::info!(function, "cold start");
-    let app = crate::router(state);
     let service = tower::ServiceBuilder::new()
         .map_request(from_api_gateway)
-        .service(app);
+        .service(endpoint(state));
     lambda_http::run(service).await
 }
 

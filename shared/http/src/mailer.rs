@@ -194,7 +194,7 @@ impl StreamMailer {
 /// [`StreamMailer::handle`] per batch of stream records.
 pub async fn run() -> Result<(), BoxError> {
     crate::lambda::init_tracing(true);
-    let (ctx, config) = crate::env::ctx_from_env().await?;
+    let (ctx, config) = crate::env::mailer_ctx_from_env().await?;
     tracing::info!(function = "mailer", "cold start");
     let mailer = Arc::new(StreamMailer::new(ctx, config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {

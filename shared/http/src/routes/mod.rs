@@ -26,39 +26,70 @@ mod request_otp;
 mod request_password_reset;
 mod request_verification;
 
-/// `.route(PATH, METHOD(HANDLER))` for each endpoint under
-/// `/api/collections/{collection}/`, the handler named like its path, with
-/// the endpoint's rate limit tags (PocketBase's action names).
+/// For each endpoint under `/api/collections/{collection}/` (its handler
+/// named like its path, with its rate limit tags: PocketBase's action
+/// names): a function in [`single`] building a router of that endpoint
+/// alone (what its Lambda binary runs, so it links only that handler), and
+/// the whole [`router`] of every endpoint (the local server, the tests).
 macro_rules! endpoints {
-    ($state:expr, $router:expr,
-     $($method:ident $path:literal => $module:ident $tags:expr),* $(,)?) => {
-        $router$(.route(
-            concat!("/api/collections/{collection}/", $path),
-            $method($module::$module).route_layer(axum::middleware::from_fn_with_state(
-                rate_limit::Tags { app: $state.clone(), tags: $tags },
-                rate_limit::route,
-            )),
-        ))*
+    ($($method:ident $path:literal => $module:ident $tags:expr),* $(,)?) => {
+        /// One endpoint's router each, with the shared layers.
+        pub mod single {
+            use super::*;
+            $(
+                #[doc = concat!("`", $path, "` alone.")]
+                pub fn $module(state: AppState) -> Router {
+                    finish(Router::new().route(
+                        concat!("/api/collections/{collection}/", $path),
+                        endpoint!(state, $method $module $tags),
+                    ), state)
+                }
+            )*
+        }
+
+        /// Builds the router of every endpoint.
+        pub fn router(state: AppState) -> Router {
+            let router = Router::new()$(.route(
+                concat!("/api/collections/{collection}/", $path),
+                endpoint!(state, $method $module $tags),
+            ))*;
+            finish(router, state)
+        }
     };
 }
 
-/// Builds the one router every entry point runs.
-pub fn router(state: AppState) -> Router {
-    let router = endpoints!(state, Router::new(),
-        get "auth-methods" => auth_methods &["listAuthMethods"],
-        post "auth-with-password" => auth_with_password &["authWithPassword", "auth"],
-        post "request-otp" => request_otp &["requestOTP"],
-        post "auth-with-otp" => auth_with_otp &["authWithOTP", "auth"],
-        post "auth-with-oauth2" => auth_with_oauth2 &["authWithOAuth2", "auth"],
-        post "auth-refresh" => auth_refresh &["authRefresh"],
-        post "records" => records_create &["create"],
-        post "request-verification" => request_verification &["requestVerification"],
-        post "confirm-verification" => confirm_verification &["confirmVerification"],
-        post "request-password-reset" => request_password_reset &["requestPasswordReset"],
-        post "confirm-password-reset" => confirm_password_reset &["confirmPasswordReset"],
-        post "request-email-change" => request_email_change &["requestEmailChange"],
-        post "confirm-email-change" => confirm_email_change &["confirmEmailChange"],
-    );
+/// An endpoint's method router: its handler behind its rate limit tags.
+macro_rules! endpoint {
+    ($state:expr, $method:ident $module:ident $tags:expr) => {
+        $method($module::$module).route_layer(axum::middleware::from_fn_with_state(
+            rate_limit::Tags {
+                app: $state.clone(),
+                tags: $tags,
+            },
+            rate_limit::route,
+        ))
+    };
+}
+
+endpoints!(
+    get "auth-methods" => auth_methods &["listAuthMethods"],
+    post "auth-with-password" => auth_with_password &["authWithPassword", "auth"],
+    post "request-otp" => request_otp &["requestOTP"],
+    post "auth-with-otp" => auth_with_otp &["authWithOTP", "auth"],
+    post "auth-with-oauth2" => auth_with_oauth2 &["authWithOAuth2", "auth"],
+    post "auth-refresh" => auth_refresh &["authRefresh"],
+    post "records" => records_create &["create"],
+    post "request-verification" => request_verification &["requestVerification"],
+    post "confirm-verification" => confirm_verification &["confirmVerification"],
+    post "request-password-reset" => request_password_reset &["requestPasswordReset"],
+    post "confirm-password-reset" => confirm_password_reset &["confirmPasswordReset"],
+    post "request-email-change" => request_email_change &["requestEmailChange"],
+    post "confirm-email-change" => confirm_email_change &["confirmEmailChange"],
+);
+
+/// The layers every router shares: PocketBase's 404 and 405 envelopes, the
+/// path rate limit, CORS and security headers.
+fn finish(router: Router<AppState>, state: AppState) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
