@@ -165,13 +165,15 @@ async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoin
     request_endpoints_take_the_same_time(&app, "memory", 5.0).await;
 }
 
-/// Both paths make the same store calls (an unknown address reads the
-/// record its decoy id would name, as a known one reads its record after
-/// the marker). What remains on moto is moto's own cost of returning an item
-/// rather than a miss (2 to 3 ms a read, measured with boto3 too): medians
-/// were 1 to 5 ms apart here. Hence a little slack over 5 ms on moto, so a
-/// busy CI machine does not fail it; the figures are printed.
+/// On moto the medians are printed as figures (for `docs/benchmarks.md`)
+/// and compared with slack: moto returning an item costs it 2 to 3 ms more
+/// than a miss, and every other test of this binary shares the one moto
+/// server, so under load the noise exceeds the real difference (the calls
+/// themselves are the same: the next test checks that exactly). Run it
+/// alone for the figures:
+/// `cargo test -p authgate-tests -- --ignored on_dynamodb --nocapture`.
 #[tokio::test]
+#[ignore = "a timing bench on a shared moto; run alone (see the comment); the exact check is the next test"]
 async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoint_on_dynamodb() {
     let store: Arc<dyn Store> = dynamo_store().await;
     let app = TestApp::spawn_with(Options {
@@ -182,6 +184,39 @@ async fn known_and_unknown_addresses_take_the_same_time_on_every_request_endpoin
     })
     .await;
     request_endpoints_take_the_same_time(&app, "moto", 8.0).await;
+}
+
+/// The exact form of "the same work": a known and an unknown address make
+/// the same store calls, in the same order, on every request endpoint.
+#[tokio::test]
+async fn known_and_unknown_addresses_make_the_same_store_calls_on_every_request_endpoint() {
+    let store = authgate_tests::FaultyStore::new();
+    let app = TestApp::spawn_with(Options {
+        config: config(),
+        store: Some(store.clone()),
+        sender: None,
+        ..Default::default()
+    })
+    .await;
+    for (collection, action) in [
+        ("otpusers", "request-otp"),
+        ("users", "request-password-reset"),
+        ("users", "request-verification"),
+    ] {
+        let known = unique_email("calls");
+        app.sign_up(collection, &known, PASSWORD).await;
+        let mut calls = Vec::new();
+        for email in [known, unique_email("nobody")] {
+            store.take_calls();
+            let (status, body) = app
+                .post(collection, action, json!({ "email": email }))
+                .await;
+            assert!(status == 200 || status == 204, "{action}: {body}");
+            calls.push(store.take_calls());
+        }
+        assert_eq!(calls[0], calls[1], "{action}: known vs unknown");
+        assert!(calls[0].contains(&"enqueue_mail") || calls[0].contains(&"insert_otp_with_mail"));
+    }
 }
 
 // ---------------------------------------------------------------------------

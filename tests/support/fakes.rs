@@ -140,6 +140,8 @@ pub struct FaultyStore {
     /// One of `UPDATE_*`.
     pub update: AtomicU8,
     pub link_insert_fails: AtomicBool,
+    /// Every port call made, in order (by method name).
+    pub calls: Mutex<Vec<&'static str>>,
 }
 
 impl FaultyStore {
@@ -148,7 +150,22 @@ impl FaultyStore {
             inner: MemoryStore::new(),
             update: AtomicU8::new(UPDATE_OK),
             link_insert_fails: AtomicBool::new(false),
+            calls: Mutex::new(Vec::new()),
         })
+    }
+
+    fn log(&self, call: &'static str) {
+        if let Ok(mut calls) = self.calls.lock() {
+            calls.push(call);
+        }
+    }
+
+    /// The calls logged since the last `take_calls`.
+    pub fn take_calls(&self) -> Vec<&'static str> {
+        self.calls
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default()
     }
 }
 
@@ -159,9 +176,11 @@ fn injected() -> StoreError {
 #[async_trait]
 impl RecordStore for FaultyStore {
     async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.log("insert_record");
         self.inner.insert_record(record, unique).await
     }
     async fn get_record(&self, collection_id: &str, id: &str) -> StoreResult<Option<Record>> {
+        self.log("get_record");
         self.inner.get_record(collection_id, id).await
     }
     async fn find_record_by_unique(
@@ -169,6 +188,7 @@ impl RecordStore for FaultyStore {
         collection_id: &str,
         key: &UniqueKey,
     ) -> StoreResult<Option<Record>> {
+        self.log("find_record_by_unique");
         self.inner.find_record_by_unique(collection_id, key).await
     }
     async fn update_record(
@@ -178,6 +198,7 @@ impl RecordStore for FaultyStore {
         old_unique: &[UniqueKey],
         new_unique: &[UniqueKey],
     ) -> StoreResult<()> {
+        self.log("update_record");
         match self.update.load(Ordering::SeqCst) {
             UPDATE_BACKEND_ERROR => Err(injected()),
             UPDATE_STALE => Err(StoreError::Stale),
@@ -189,6 +210,7 @@ impl RecordStore for FaultyStore {
         }
     }
     async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
+        self.log("delete_record");
         self.inner.delete_record(record, unique).await
     }
 }
@@ -202,14 +224,17 @@ impl CounterStore for FaultyStore {
         window_secs: i64,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        self.log("hit");
         self.inner.hit(key, limit, window_secs, now).await
     }
 
     async fn give_back(&self, key: &CounterKey<'_>, now: Timestamp) -> StoreResult<()> {
+        self.log("give_back");
         self.inner.give_back(key, now).await
     }
 
     async fn clear(&self, key: &CounterKey<'_>) -> StoreResult<()> {
+        self.log("clear");
         self.inner.clear(key).await
     }
 }
@@ -217,9 +242,11 @@ impl CounterStore for FaultyStore {
 #[async_trait]
 impl OtpStore for FaultyStore {
     async fn insert_otp(&self, otp: &Otp) -> StoreResult<()> {
+        self.log("insert_otp");
         self.inner.insert_otp(otp).await
     }
     async fn get_otp(&self, collection_id: &str, id: &str) -> StoreResult<Option<Otp>> {
+        self.log("get_otp");
         self.inner.get_otp(collection_id, id).await
     }
     async fn consume_otp(
@@ -229,6 +256,7 @@ impl OtpStore for FaultyStore {
         code_hash: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        self.log("consume_otp");
         self.inner
             .consume_otp(collection_id, id, code_hash, now)
             .await
@@ -238,9 +266,11 @@ impl OtpStore for FaultyStore {
 #[async_trait]
 impl MfaStore for FaultyStore {
     async fn insert_mfa(&self, session: &MfaSession) -> StoreResult<()> {
+        self.log("insert_mfa");
         self.inner.insert_mfa(session).await
     }
     async fn get_mfa(&self, collection_id: &str, id: &str) -> StoreResult<Option<MfaSession>> {
+        self.log("get_mfa");
         self.inner.get_mfa(collection_id, id).await
     }
     async fn consume_mfa(
@@ -250,6 +280,7 @@ impl MfaStore for FaultyStore {
         record_id: &str,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        self.log("consume_mfa");
         self.inner
             .consume_mfa(collection_id, id, record_id, now)
             .await
@@ -264,11 +295,13 @@ impl ExternalAuthStore for FaultyStore {
         provider: &str,
         provider_id: &str,
     ) -> StoreResult<Option<ExternalAuth>> {
+        self.log("find_external_auth");
         self.inner
             .find_external_auth(collection_id, provider, provider_id)
             .await
     }
     async fn insert_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        self.log("insert_external_auth");
         if self.link_insert_fails.load(Ordering::SeqCst) {
             return Err(injected());
         }
@@ -279,11 +312,13 @@ impl ExternalAuthStore for FaultyStore {
         collection_id: &str,
         record_id: &str,
     ) -> StoreResult<Vec<ExternalAuth>> {
+        self.log("list_external_auths");
         self.inner
             .list_external_auths(collection_id, record_id)
             .await
     }
     async fn delete_external_auth(&self, link: &ExternalAuth) -> StoreResult<()> {
+        self.log("delete_external_auth");
         self.inner.delete_external_auth(link).await
     }
 }
@@ -291,24 +326,31 @@ impl ExternalAuthStore for FaultyStore {
 #[async_trait]
 impl OutboxStore for FaultyStore {
     async fn enqueue_mail(&self, item: &OutboxItem) -> StoreResult<()> {
+        self.log("enqueue_mail");
         self.inner.enqueue_mail(item).await
     }
     async fn insert_otp_with_mail(&self, otp: &Otp, item: &OutboxItem) -> StoreResult<()> {
+        self.log("insert_otp_with_mail");
         self.inner.insert_otp_with_mail(otp, item).await
     }
     async fn get_mail(&self, id: &str) -> StoreResult<Option<OutboxItem>> {
+        self.log("get_mail");
         self.inner.get_mail(id).await
     }
     async fn claim_mail(&self, id: &str, now: Timestamp, lease_secs: i64) -> StoreResult<bool> {
+        self.log("claim_mail");
         self.inner.claim_mail(id, now, lease_secs).await
     }
     async fn delete_mail(&self, id: &str) -> StoreResult<()> {
+        self.log("delete_mail");
         self.inner.delete_mail(id).await
     }
     async fn release_mail(&self, id: &str) -> StoreResult<()> {
+        self.log("release_mail");
         self.inner.release_mail(id).await
     }
     async fn pending_mail(&self, limit: usize) -> StoreResult<Vec<String>> {
+        self.log("pending_mail");
         self.inner.pending_mail(limit).await
     }
 }
@@ -316,9 +358,11 @@ impl OutboxStore for FaultyStore {
 #[async_trait]
 impl ConfigStore for FaultyStore {
     async fn load_config(&self) -> StoreResult<Option<Value>> {
+        self.log("load_config");
         self.inner.load_config().await
     }
     async fn save_config(&self, config: &Value) -> StoreResult<()> {
+        self.log("save_config");
         self.inner.save_config(config).await
     }
 }

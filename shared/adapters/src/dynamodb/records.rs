@@ -105,13 +105,18 @@ impl RecordStore for DynamoStore {
         collection_id: &str,
         key: &UniqueKey,
     ) -> StoreResult<Option<Record>> {
-        let Some(marker) = self
+        let marker = self
             .get_item(
                 "GetItem(unique marker)",
                 self.unique_key(collection_id, key),
             )
-            .await?
-        else {
+            .await?;
+        let Some(marker) = marker else {
+            // A value nobody owns costs the same two reads as one that is
+            // owned (marker, then record): the second reads a record key no
+            // record can have (ids are `[a-z0-9]`). Otherwise the answer
+            // time would tell which emails and usernames have accounts.
+            self.get_record(collection_id, "~").await?;
             return Ok(None);
         };
         let record_id = marker_record_id(&marker)?;

@@ -50,27 +50,21 @@ pub async fn addressee(
     find_addressee(ctx, collection, email.as_str()).await
 }
 
-/// [`find_by_email`] with the same store work for an unknown address: the
-/// lookup of a known one reads its unique marker and then its record, so
-/// an unknown one (whose marker read misses) also reads a record, the one
-/// its [`decoy_record_id`] would name (never there). Returns the record and
-/// what its throttles count (the record id, or the decoy id).
+/// [`find_by_email`], and what the address's throttles count: the record's
+/// id, or for an unknown address its [`decoy_record_id`] (so both cost a
+/// counter hit). The lookup itself costs the same either way (the DynamoDB
+/// adapter reads a stand-in record after a marker miss).
 pub async fn find_addressee(
     ctx: &Ctx,
     collection: &Collection,
     email: &str,
 ) -> Result<(Option<Record>, String)> {
-    match find_by_email(ctx, collection, email).await? {
-        Some(record) => {
-            let id = record.id.clone();
-            Ok((Some(record), id))
-        }
-        None => {
-            let decoy = decoy_record_id(collection, email);
-            ctx.store.get_record(&collection.id, &decoy).await?;
-            Ok((None, decoy))
-        }
-    }
+    let record = find_by_email(ctx, collection, email).await?;
+    let subject = match &record {
+        Some(r) => r.id.clone(),
+        None => decoy_record_id(collection, email),
+    };
+    Ok((record, subject))
 }
 
 /// The stand-in record id of an address no record owns (decoy OTPs, the
