@@ -7,7 +7,7 @@ use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::form::{self, Errors};
 use crate::model::{AuthMethod, Record, Timestamp};
 use crate::secret::Secret;
-use crate::validate::identity_key;
+use crate::validate::{self, identity_key};
 
 use super::auth::{self, Factor};
 use super::rate_limit::{self, Attempted};
@@ -31,7 +31,7 @@ impl AuthWithPasswordInput {
             .add("identity", form::required_length(&self.identity, 1, 255))
             .add(
                 "password",
-                form::required_length(self.password.expose(), 1, 255),
+                validate::password_to_check(self.password.expose()),
             )
             .add(
                 "identityField",
