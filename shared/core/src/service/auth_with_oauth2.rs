@@ -12,7 +12,8 @@
 //! Linking to an existing *unverified* record resets its password and drops
 //! its other provider links: whoever created it before the real owner (a
 //! pre-hijack, PocketBase advisories GHSA-m93w-4fxv-r35v and
-//! GHSA-pq7p-mc74-g65w) loses every way back in.
+//! GHSA-pq7p-mc74-g65w) loses every way back in. Not when the record is the
+//! caller's own logged-in one: then its owner is adding an identity.
 
 use std::fmt;
 
@@ -294,9 +295,13 @@ async fn find_or_create(
     // (no transaction spans them); each failure leaves a state the same
     // login can retry from, and never takes this identity's link away:
     // 1. an unverified record loses its *other* provider links (they may be
-    //    a pre-hijacker's); the link being used now is kept, never deleted
-    //    and re-added. This comes first: once the record is verified, later
-    //    logins no longer drop links;
+    //    a pre-hijacker's), unless it is the caller's own logged-in record:
+    //    its owner is adding an identity, and whoever holds its session
+    //    already controls it, so dropping links would only hurt the owner
+    //    (a pre-hijacker's links still go once the real owner proves the
+    //    address without that session). The link being used now is kept,
+    //    never deleted and re-added. This comes first: once the record is
+    //    verified, later logins no longer drop links;
     // 2. the link is created when missing;
     // 3. the record is secured (password reset, token key rotated, verified).
     // Remaining window: if step 2 or 3 fails, the other links of step 1 are
@@ -304,7 +309,8 @@ async fn find_or_create(
     // and the successful retry would drop them anyway. A failure in step 3
     // leaves the record linked but not yet secured, which the retry (now
     // through the link) completes.
-    if !existing.verified {
+    let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
+    if !existing.verified && !is_logged_in {
         for l in ctx
             .store
             .list_external_auths(&collection.id, &existing.id)
@@ -320,7 +326,6 @@ async fn find_or_create(
     if link.is_none() {
         insert_link(ctx, collection, &existing, provider, user, now).await?;
     }
-    let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
     let record = secure_existing(ctx, collection, existing, user, is_logged_in, now).await?;
     Ok((record, false))
 }
