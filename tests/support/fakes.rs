@@ -140,6 +140,8 @@ pub struct FaultyStore {
     /// One of `UPDATE_*`.
     pub update: AtomicU8,
     pub link_insert_fails: AtomicBool,
+    /// Counter hits on the new-location alert's keys (`origin:…`) fail.
+    pub origin_hits_fail: AtomicBool,
 }
 
 impl FaultyStore {
@@ -148,6 +150,7 @@ impl FaultyStore {
             inner: MemoryStore::new(),
             update: AtomicU8::new(UPDATE_OK),
             link_insert_fails: AtomicBool::new(false),
+            origin_hits_fail: AtomicBool::new(false),
         })
     }
 }
@@ -202,6 +205,10 @@ impl CounterStore for FaultyStore {
         window_secs: i64,
         now: Timestamp,
     ) -> StoreResult<bool> {
+        if self.origin_hits_fail.load(Ordering::SeqCst) && key.storage_key().starts_with("origin:")
+        {
+            return Err(injected());
+        }
         self.inner.hit(key, limit, window_secs, now).await
     }
 

@@ -32,7 +32,7 @@ use crate::validate::{self, cast_string};
 use super::auth::{self, Factor};
 use super::records::{self, Hardening, HardeningSteps};
 use super::sign_up::{self, NewPassword, CREATE_FAILED};
-use super::{finish_auth, AuthOutcome, Ctx};
+use super::{finish_auth, AuthOutcome, Ctx, LoginRequest};
 
 /// The request body. `redirectUrl` is PocketBase's deprecated spelling.
 #[derive(Default, Deserialize)]
@@ -126,15 +126,15 @@ fn validate_input(
 
 /// Exchanges the code, finds or creates the linked record, and completes the
 /// login (or starts MFA) with PocketBase's `meta`. The collection must allow
-/// OAuth2 (`guards`); `authorization` is the raw header, `mfa_id` the
-/// query's.
+/// OAuth2 (`guards`); `authorization` is the raw header, `request` carries
+/// the query's `mfaId` and the client's address.
 pub async fn auth_with_oauth2(
     ctx: &Ctx,
     cfg: &AppConfig,
     collection: &Collection,
     input: AuthWithOAuth2Input,
     authorization: Option<&str>,
-    mfa_id: Option<&str>,
+    request: LoginRequest<'_>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
     let redirect_url = if input.redirect_url.is_empty() {
@@ -185,10 +185,11 @@ pub async fn auth_with_oauth2(
     let meta = meta(&user, &token, is_new, now);
     let factor = Factor {
         method: AuthMethod::OAuth2,
-        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        mfa_id: auth::mfa_id(request.mfa_id, &input.mfa_id),
         meta: Some(meta),
+        client: request.client,
     };
-    finish_auth(ctx, collection, &record, factor, now).await
+    finish_auth(ctx, cfg, collection, &record, factor, now).await
 }
 
 /// PocketBase's `meta`: the provider's user and tokens, plus `isNew`.
