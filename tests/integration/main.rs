@@ -3,6 +3,7 @@
 //! mail adapters, outbox, SDK compatibility, Lambda and security suites. Shared
 //! helpers live in the `authgate_tests` support library (tests/support).
 
+mod auth_alert;
 mod auth_methods;
 mod auth_refresh;
 mod auth_with_password;

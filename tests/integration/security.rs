@@ -252,3 +252,94 @@ async fn forged_tokens_and_ids_of_any_size_are_a_clean_4xx_on_dynamodb() {
     assert_eq!(status, 400);
     assert_eq!(body["message"], "Invalid or expired MFA session.");
 }
+
+/// The `Cache-Control` header of an answer ("" without one).
+fn cache_control(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn answers_carrying_tokens_otp_ids_or_pkce_verifiers_forbid_caching() {
+    use crate::oauth2::{authorize, collection, REDIRECT};
+    let otp = json!({"otp": {"enabled": true, "duration": 60}});
+    let mfa = json!({"mfa": {"enabled": true, "duration": 60}});
+    let app = TestApp::with_config(authgate_tests::config_with(vec![
+        collection("nostore", otp),
+        collection("nostoremfa", mfa),
+    ]))
+    .await;
+    let email = unique_email("nostore");
+    app.sign_up("nostore", &email, "nostore-pass-1").await;
+    app.sign_up("nostoremfa", &email, "nostore-pass-1").await;
+    let post = |coll: &str, action: &str, body: serde_json::Value, auth: Option<&str>| {
+        let mut req = app.http.post(app.url(coll, action)).json(&body);
+        if let Some(t) = auth {
+            req = req.header("Authorization", t);
+        }
+        req.send()
+    };
+    let mut seen = Vec::new();
+
+    let res = app
+        .http
+        .get(app.url("nostore", "auth-methods"))
+        .send()
+        .await
+        .expect("auth-methods");
+    seen.push(("auth-methods", res.status().as_u16(), cache_control(&res)));
+
+    let password = json!({"identity": email, "password": "nostore-pass-1"});
+    let res = post("nostore", "auth-with-password", password.clone(), None)
+        .await
+        .expect("login");
+    seen.push((
+        "auth-with-password",
+        res.status().as_u16(),
+        cache_control(&res),
+    ));
+    let token = res.json::<serde_json::Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let res = post("nostore", "auth-refresh", json!({}), Some(&token))
+        .await
+        .expect("refresh");
+    seen.push(("auth-refresh", res.status().as_u16(), cache_control(&res)));
+
+    let res = post("nostoremfa", "auth-with-password", password, None)
+        .await
+        .expect("mfa");
+    seen.push(("MFA 401", res.status().as_u16(), cache_control(&res)));
+
+    let res = post("nostore", "request-otp", json!({"email": email}), None)
+        .await
+        .expect("request-otp");
+    seen.push(("request-otp", res.status().as_u16(), cache_control(&res)));
+    let (otp_id, code) = app.request_otp("nostore", &email).await;
+    let body = json!({"otpId": otp_id, "password": code});
+    let res = post("nostore", "auth-with-otp", body, None)
+        .await
+        .expect("otp");
+    seen.push(("auth-with-otp", res.status().as_u16(), cache_control(&res)));
+
+    let (code, verifier) = authorize(&app, "nostore", &[("login_hint", &email)]).await;
+    let body = json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT});
+    let res = post("nostore", "auth-with-oauth2", body, None)
+        .await
+        .expect("oauth2");
+    seen.push((
+        "auth-with-oauth2",
+        res.status().as_u16(),
+        cache_control(&res),
+    ));
+
+    for (what, status, cc) in seen {
+        assert!(status == 200 || status == 401, "{what}: status {status}");
+        assert_eq!(cc, "no-store", "{what} must not be cached");
+    }
+}

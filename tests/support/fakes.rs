@@ -142,6 +142,8 @@ pub struct FaultyStore {
     pub link_insert_fails: AtomicBool,
     /// Every port call made, in order (by method name).
     pub calls: Mutex<Vec<&'static str>>,
+    /// Counter hits on the new-location alert's keys (`origin:…`) fail.
+    pub origin_hits_fail: AtomicBool,
 }
 
 impl FaultyStore {
@@ -151,6 +153,7 @@ impl FaultyStore {
             update: AtomicU8::new(UPDATE_OK),
             link_insert_fails: AtomicBool::new(false),
             calls: Mutex::new(Vec::new()),
+            origin_hits_fail: AtomicBool::new(false),
         })
     }
 
@@ -225,6 +228,10 @@ impl CounterStore for FaultyStore {
         now: Timestamp,
     ) -> StoreResult<bool> {
         self.log("hit");
+        if self.origin_hits_fail.load(Ordering::SeqCst) && key.storage_key().starts_with("origin:")
+        {
+            return Err(injected());
+        }
         self.inner.hit(key, limit, window_secs, now).await
     }
 

@@ -163,6 +163,8 @@ pub enum MailFlow {
     PasswordReset,
     EmailChange,
     Otp,
+    /// A login from a new location (PocketBase's `authAlert`).
+    AuthAlert,
 }
 
 impl MailFlow {
@@ -173,6 +175,7 @@ impl MailFlow {
             Self::PasswordReset => "password-reset",
             Self::EmailChange => "email-change",
             Self::Otp => "otp",
+            Self::AuthAlert => "auth-alert",
         }
     }
 }
@@ -241,6 +244,14 @@ pub enum CounterKey<'a> {
     },
     /// Mails of one flow to one (folded) address, whoever asked for them.
     MailTo { flow: MailFlow, address: &'a str },
+    /// A network (or, for the record-wide marker, any network) a record
+    /// logged in from, as a keyed digest that also names the period; see
+    /// `service::auth_alert`. The window is the memory.
+    AuthOrigin {
+        collection_id: &'a str,
+        record_id: &'a str,
+        digest: &'a str,
+    },
 }
 
 impl CounterKey<'_> {
@@ -265,6 +276,11 @@ impl CounterKey<'_> {
                 subject,
             } => format!("pw:{collection_id}:{subject}"),
             Self::MailTo { flow, address } => format!("mailto:{}:{address}", flow.as_str()),
+            Self::AuthOrigin {
+                collection_id,
+                record_id,
+                digest,
+            } => format!("origin:{collection_id}:{record_id}:{digest}"),
         }
     }
 }
@@ -319,6 +335,14 @@ mod tests {
                     record_id: "r",
                 },
                 "otp:check:c:r",
+            ),
+            (
+                CounterKey::AuthOrigin {
+                    collection_id: "c",
+                    record_id: "r",
+                    digest: "d",
+                },
+                "origin:c:r:d",
             ),
         ];
         for (key, want) in cases {

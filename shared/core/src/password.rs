@@ -100,8 +100,9 @@ impl Hasher {
     }
 
     /// Whether `password` matches the PHC string `phc`. A malformed hash
-    /// verifies as false rather than erroring, so a corrupt record cannot be
-    /// told apart from a wrong password.
+    /// verifies as false rather than erroring, after the same work as a real
+    /// verify (against [`DUMMY_HASH`]), so a corrupt record cannot be told
+    /// apart from a wrong password, neither by the answer nor by its time.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool> {
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Verify {
@@ -167,35 +168,86 @@ fn hash_with(memory: &mut [Block], password: &str, salt: &[u8; 16]) -> Result<St
     ))
 }
 
+/// Whether `password` matches `phc`. A malformed or unsupported stored hash
+/// (corrupt, another algorithm, parameters argon2 refuses) is verified
+/// against [`DUMMY_HASH`] instead and answers false: it costs what a real
+/// verify costs, so it cannot be told apart from a wrong password by time.
 fn verify_with(memory: &mut [Block], password: &str, phc: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    if parsed.algorithm.as_str() != "argon2id" {
-        return false;
+    match Stored::parse(phc) {
+        Some(stored) => stored.matches(memory, password),
+        None => {
+            if let Some(dummy) = Stored::parse(DUMMY_HASH) {
+                let _ = dummy.matches(memory, password);
+            }
+            false
+        }
     }
-    let value = |name: &str| parsed.params.get_decimal(name).unwrap_or(0);
-    let (m, t, p) = (value("m"), value("t"), value("p"));
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return false;
-    };
-    let mut salt_bytes = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
-        return false;
-    };
-    let Ok(params) = Params::new(m, t, p, Some(expected.len())) else {
-        return false;
-    };
-    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    let mut out = vec![0u8; expected.len()];
-    // Our own parameters use the worker's buffer; others (imported hashes)
-    // get one of their own for this call.
-    let computed = if m == M_KIB && p == P_COST {
-        argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, memory)
-    } else {
-        argon.hash_password_into(password.as_bytes(), salt, &mut out)
-    };
-    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+}
+
+/// A stored argon2id hash, parsed: what a verify recomputes and compares.
+struct Stored {
+    params: Params,
+    salt: Vec<u8>,
+    expected: Vec<u8>,
+}
+
+impl Stored {
+    /// `None` for anything but a well-formed argon2id PHC string with
+    /// parameters argon2 accepts.
+    fn parse(phc: &str) -> Option<Self> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        if parsed.algorithm.as_str() != "argon2id" {
+            return None;
+        }
+        let value = |name: &str| parsed.params.get_decimal(name).unwrap_or(0);
+        let (m, t, p) = (value("m"), value("t"), value("p"));
+        let (salt, expected) = (parsed.salt?, parsed.hash?);
+        let mut salt_bytes = [0u8; 64];
+        let salt = salt.decode_b64(&mut salt_bytes).ok()?.to_vec();
+        let params = Params::new(m, t, p, Some(expected.len())).ok()?;
+        Some(Self {
+            params,
+            salt,
+            expected: expected.as_bytes().to_vec(),
+        })
+    }
+
+    /// Recomputes the hash of `password` and compares in constant time.
+    fn matches(&self, memory: &mut [Block], password: &str) -> bool {
+        let (m, p) = (self.params.m_cost(), self.params.p_cost());
+        #[cfg(test)]
+        probe::record(m, self.params.t_cost(), p);
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut out = vec![0u8; self.expected.len()];
+        // Our own parameters use the worker's buffer; others (imported
+        // hashes) get one of their own for this call.
+        let computed = if m == M_KIB && p == P_COST {
+            argon.hash_password_into_with_memory(password.as_bytes(), &self.salt, &mut out, memory)
+        } else {
+            argon.hash_password_into(password.as_bytes(), &self.salt, &mut out)
+        };
+        computed.is_ok() && bool::from(out.as_slice().ct_eq(&self.expected))
+    }
+}
+
+/// The argon2 runs of this thread, for tests that check work was done
+/// without timing it.
+#[cfg(test)]
+mod probe {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static RUNS: RefCell<Vec<(u32, u32, u32)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn record(m: u32, t: u32, p: u32) {
+        RUNS.with(|r| r.borrow_mut().push((m, t, p)));
+    }
+
+    /// The `(m, t, p)` of each argon2 run since the last call.
+    pub(super) fn take() -> Vec<(u32, u32, u32)> {
+        RUNS.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    }
 }
 
 #[cfg(test)]
@@ -236,6 +288,35 @@ mod tests {
         let hasher = Hasher::new(1, 4);
         assert!(!hasher.verify("", DUMMY_HASH).await.unwrap());
         assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_or_unsupported_stored_hash_costs_a_full_verify() {
+        // Timing-free: the probe records each argon2 run on this thread.
+        let mut memory = vec![Block::default(); M_KIB as usize];
+        let (head, tail) = DUMMY_HASH.split_at(DUMMY_HASH.rfind('$').unwrap());
+        let cases = [
+            String::new(),
+            "not a phc string".into(),
+            // bcrypt, as PocketBase stores it
+            "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy".into(),
+            DUMMY_HASH.replace("argon2id", "argon2i"),
+            DUMMY_HASH.replace("m=19456", "m=1"),
+            head.to_owned(),
+            format!("{head}$!!!{}", &tail[1..]),
+        ];
+        probe::take();
+        for phc in cases {
+            assert!(!verify_with(&mut memory, "pw", &phc), "{phc:?}");
+            assert_eq!(
+                probe::take(),
+                [(M_KIB, T_COST, P_COST)],
+                "{phc:?} must cost one verify with our parameters"
+            );
+        }
+        // A real hash: one run too, and the answer is the real one.
+        assert!(!verify_with(&mut memory, "pw", DUMMY_HASH));
+        assert_eq!(probe::take(), [(M_KIB, T_COST, P_COST)]);
     }
 
     #[tokio::test]

@@ -47,6 +47,13 @@ pub fn password(rules: &PasswordRules, value: &str) -> Option<FieldError> {
     None
 }
 
+/// Checks a password a form compares with the stored hash: present and at
+/// most [`PasswordRules::CEILING`] characters, which no collection's `max`
+/// exceeds, so every password that could be set passes.
+pub fn password_to_check(value: &str) -> Option<FieldError> {
+    crate::form::required_length(value, 1, PasswordRules::CEILING)
+}
+
 /// PocketBase's `cast.ToString`.
 pub fn cast_string(v: &Value) -> String {
     match v {

@@ -206,6 +206,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorization {
     }
 }
 
+/// The client's address as the rate limits count it
+/// ([`client_key`](crate::client::client_key): API Gateway's `sourceIp` or
+/// the peer, `X-Forwarded-For` only through trusted proxy hops); `None`
+/// when there is no usable one. Logins hand it to the new-location alert.
+pub struct ClientAddress(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(crate::client::client_key(
+            parts.extensions.get::<crate::client::ClientIp>(),
+            &parts.headers,
+            state.trusted_proxy_hops,
+        )))
+    }
+}
+
 /// Query parameters every auth route understands.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]

@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod local_sender;
 pub mod mailer;
 mod middleware;
+mod no_store;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;

@@ -86,3 +86,72 @@ async fn the_forms_report_errors_with_pocketbase_codes() {
         assert_eq!(status, 404, "{action}: {body}");
     }
 }
+
+/// A collection whose password field allows the longest password there is.
+fn long_password_collection() -> Value {
+    json!({
+        "name": "longpw",
+        "type": "auth",
+        "fields": [{"name": "password", "type": "password", "min": 8, "max": 255}],
+        "passwordAuth": {"enabled": true, "identityFields": ["email"]}
+    })
+}
+
+#[tokio::test]
+async fn a_password_as_long_as_the_field_allows_works_in_every_form() {
+    let app = TestApp::with_config(authgate_tests::config_with(
+        vec![long_password_collection()],
+    ))
+    .await;
+    let email = authgate_tests::unique_email("longpw");
+    let password = "Long-Passw0rd-".repeat(20)[..255].to_owned();
+    app.sign_up("longpw", &email, &password).await;
+    let auth = app.login("longpw", &email, &password).await;
+
+    // The password reset sets one of the longest length again.
+    let (status, body) = app
+        .post("longpw", "request-password-reset", json!({"email": email}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let token = super::token_in_mail(&app, &email, super::RESET).await;
+    let reset = "Other-Passw0rd-".repeat(20)[..255].to_owned();
+    let (status, body) = app
+        .post(
+            "longpw",
+            "confirm-password-reset",
+            json!({"token": token, "password": reset, "passwordConfirm": reset}),
+        )
+        .await;
+    assert_eq!(status, 204, "reset to a 255-character password: {body}");
+    assert_eq!(
+        app.refresh_status("longpw", &auth).await,
+        401,
+        "reset revokes"
+    );
+    let auth = app.login("longpw", &email, &reset).await;
+
+    // The email change confirms with it too.
+    let new_email = authgate_tests::unique_email("longpw-new");
+    let (status, body) = app
+        .post_auth(
+            "longpw",
+            "request-email-change",
+            json!({"newEmail": new_email}),
+            Some(&auth),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let token = super::token_in_mail(&app, &new_email, super::CHANGE).await;
+    let (status, body) = app
+        .post(
+            "longpw",
+            "confirm-email-change",
+            json!({"token": token, "password": reset}),
+        )
+        .await;
+    assert_eq!(
+        status, 204,
+        "confirm-email-change with a 255-character password: {body}"
+    );
+    app.login("longpw", &new_email, &reset).await;
+}

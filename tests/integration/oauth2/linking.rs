@@ -184,3 +184,43 @@ async fn logins_to_an_unverified_record_keep_exactly_its_one_link() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_logged_in_unverified_user_keeps_their_links_when_linking_another_identity() {
+    let app = app_with(json!({})).await;
+    let me = unique_email("unverified-me");
+    let signed_up = app.sign_up("people", &me, "my-pass-123").await;
+    assert_eq!(signed_up["verified"], false);
+    let id = signed_up["id"].as_str().expect("id").to_owned();
+    let token = app.login("people", &me, "my-pass-123").await;
+    let mut subs = Vec::new();
+    for n in 0..2 {
+        let sub = unique(&format!("mine-{n}-"));
+        let provider_email = unique_email("mine-elsewhere");
+        let user = [
+            ("login_hint", provider_email.as_str()),
+            ("mock_sub", sub.as_str()),
+        ];
+        let (code, verifier) = authorize(&app, "people", &user).await;
+        let body = json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT});
+        let (status, res) = app
+            .post_auth("people", "auth-with-oauth2", body, Some(&token))
+            .await;
+        assert_eq!((status, &res["record"]["id"]), (200, &json!(id)), "{res}");
+        assert_eq!(res["record"]["verified"], false, "{res}");
+        subs.push(sub);
+    }
+    let mut linked: Vec<String> = links_of(&app, &id)
+        .await
+        .into_iter()
+        .map(|l| l.provider_id)
+        .collect();
+    linked.sort();
+    subs.sort();
+    assert_eq!(
+        linked, subs,
+        "linking from the caller's own record keeps its other links"
+    );
+    // The owner's password survives too.
+    app.login("people", &me, "my-pass-123").await;
+}

@@ -22,7 +22,7 @@ use authgate_core::ports::Store;
 use authgate_tests::{config_with, merge_keys, oauth2_mock_url, Options, TestApp};
 use serde_json::{json, Value};
 
-const REDIRECT: &str = "https://app.example.test/oauth2-redirect";
+pub(crate) const REDIRECT: &str = "https://app.example.test/oauth2-redirect";
 const CLIENT_ID: &str = "authgate-test";
 const CLIENT_SECRET: &str = "authgate-test-secret";
 
@@ -41,7 +41,7 @@ fn mock_provider() -> Value {
 }
 
 /// An auth collection `name` with OAuth2 via the mock, plus `extra` keys.
-fn collection(name: &str, extra: Value) -> Value {
+pub(crate) fn collection(name: &str, extra: Value) -> Value {
     let mut c = json!({
         "name": name,
         "type": "auth",
@@ -83,7 +83,11 @@ async fn stats(app: &TestApp, email: &str) -> Value {
 /// What a browser does: take the provider entry from auth-methods, append
 /// the redirect URL (and the mock's user choice), follow the authorize URL
 /// once and read `code` from the redirect. Returns (code, codeVerifier).
-async fn authorize(app: &TestApp, coll: &str, user: &[(&str, &str)]) -> (String, String) {
+pub(crate) async fn authorize(
+    app: &TestApp,
+    coll: &str,
+    user: &[(&str, &str)],
+) -> (String, String) {
     let (status, methods) = app.get(coll, "auth-methods").await;
     assert_eq!(status, 200, "{methods}");
     let p = &methods["oauth2"]["providers"][0];

@@ -128,6 +128,14 @@ fn provider_config_errors_name_their_path() {
             json!({"name": "google", "clientId": "a", "clientSecret": "b", "userInfoURL": "not a url"}),
             "collections[1].oauth2.providers[0].userInfoURL",
         ),
+        (
+            json!({"name": "oidc", "clientId": "a", "clientSecret": "b", "authURL": "https://id.example/a", "tokenURL": "http://id.example/token"}),
+            "collections[1].oauth2.providers[0].tokenURL",
+        ),
+        (
+            json!({"name": "microsoft", "clientId": "a", "clientSecret": "b", "extra": {"idTokenEmailClaim": "email"}}),
+            "collections[1].oauth2.providers[0].extra.idTokenEmailClaim",
+        ),
     ];
     for (provider, want) in cases {
         let mut doc = config_with(vec![json!({

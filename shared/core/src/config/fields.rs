@@ -127,6 +127,15 @@ fn password_rules(f: &RawField, path: &str) -> Result<PasswordRules, ConfigError
     let max = number(&f.max).unwrap_or(0.0) as usize;
     let min = if min == 0 { 8 } else { min };
     let max = if max == 0 { 71 } else { max };
+    if max > PasswordRules::CEILING {
+        return Err(err(
+            format!("{path}.max"),
+            format!(
+                "must be ≤ {} (the longest password Authgate accepts)",
+                PasswordRules::CEILING
+            ),
+        ));
+    }
     if min > max {
         return Err(err(format!("{path}.min"), "must be ≤ max"));
     }

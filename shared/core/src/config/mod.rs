@@ -155,11 +155,25 @@ pub enum FieldKind {
     Unsupported(String),
 }
 
+/// The rules of an auth collection's `password` field, in characters.
+/// `min ≤ max ≤` [`PasswordRules::CEILING`] (config validation).
 #[derive(Debug, Clone)]
 pub struct PasswordRules {
     pub min: usize,
     pub max: usize,
     pub pattern: Option<Regex>,
+}
+
+impl PasswordRules {
+    /// The longest password any collection may allow. Config validation
+    /// refuses a larger `max`, and every form that checks a password
+    /// against the stored hash (auth-with-password, confirm-email-change)
+    /// accepts up to this length, so each password a record can get is one
+    /// it can use, even after `max` was lowered. (PocketBase's forms cap at
+    /// 255 to log in and 100 to confirm an email change, whatever `max`
+    /// says: a password of 101 to 255 characters could be set and never
+    /// used there.)
+    pub const CEILING: usize = 255;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

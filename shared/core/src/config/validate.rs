@@ -208,6 +208,24 @@ mod tests {
     }
 
     #[test]
+    fn a_password_field_max_above_the_ceiling_of_255_is_refused() {
+        let doc = |max: u32| {
+            json!({"collections":[{"name":"a","type":"auth",
+                "fields":[{"name":"password","type":"password","min":8,"max":max}]}]})
+        };
+        let cfg = parse(doc(255)).expect("255 is the ceiling");
+        assert_eq!(cfg.collections[0].password.max, 255);
+        for max in [256, 1000, 1_000_000] {
+            let got = parse(doc(max)).map(|_| ()).map_err(|e| e.to_string());
+            assert!(
+                got.as_ref()
+                    .is_err_and(|e| e.starts_with("collections[0].fields[0].max")),
+                "max {max}: {got:?}"
+            );
+        }
+    }
+
+    #[test]
     fn rate_limits_are_on_by_default_with_pocketbases_rules_and_an_account_cap() {
         let cfg = parse(json!({})).expect("valid");
         let limits = &cfg.rate_limits;

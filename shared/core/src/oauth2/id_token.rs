@@ -4,6 +4,8 @@
 use base64::Engine;
 use serde_json::{Map, Value};
 
+use super::providers::Kind;
+use super::quirks::UserSource;
 use super::user::{invalid, AuthUser, UserError};
 use crate::model::Timestamp;
 
@@ -31,9 +33,16 @@ pub fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
 /// `iss` must be one of `issuers` when any are given.
 ///
 /// The signature is **not** checked: the token came straight from the
-/// provider's token endpoint over TLS, which OpenID Connect Core §3.1.3.7
-/// accepts in place of a signature check. Verifying against the provider's
-/// JWKS would need an extra fetch per login and is not done.
+/// provider's token endpoint, in the answer to the code exchange the client
+/// authenticated, over TLS (config validation requires `https` for the
+/// token URL except on loopback), which OpenID Connect Core §3.1.3.7 item 6
+/// accepts in place of a signature check. Clients never supply an
+/// `id_token`. Per provider: Apple and `oidc*` read their user from it;
+/// Microsoft only its verified email claims (a signature would not help
+/// there: a hostile tenant's tokens are validly signed, which is why the
+/// unverified `email` claim is refused); the others never read one.
+/// Verifying against the provider's JWKS would need a key fetch (and cache)
+/// per cold start and login for no gain under these conditions.
 pub fn check_id_token(
     claims: &Map<String, Value>,
     client_id: &str,
@@ -102,6 +111,54 @@ pub(super) fn string_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// The values of Microsoft's `extra.idTokenEmailClaim` that Authgate
+/// honours (PocketBase's option names): each reads only claims Microsoft
+/// vouches for. PocketBase's fourth value, `"email"`, is refused by config
+/// validation: Entra ID's plain `email` claim is whatever the user's tenant
+/// admin typed, never verified, so trusting it lets anyone with a tenant
+/// sign in as any address ("nOAuth").
+const MICROSOFT_EMAIL_CLAIMS: [&str; 3] = [
+    "verified_primary_email",
+    "email_and_xms_edov",
+    "any_verified",
+];
+
+const EMAIL_CLAIM_OPTION: &str = "idTokenEmailClaim";
+
+/// Checks `extra.idTokenEmailClaim` for a provider of `kind`: only a kind
+/// that reads it (Microsoft) may set it, and only to a value that names a
+/// verified claim. No kind is known to verify a plain `email` claim, so
+/// `"email"` is refused everywhere.
+pub(super) fn check_email_claim_option(
+    kind: Kind,
+    extra: &Map<String, Value>,
+) -> Result<(), String> {
+    let value = match extra.get(EMAIL_CLAIM_OPTION) {
+        None => return Ok(()),
+        Some(Value::String(s)) if s.is_empty() => return Ok(()),
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err("must be a string".into()),
+    };
+    if kind.quirks().source != UserSource::UserInfoAndIdTokenEmail {
+        return Err("not read by this provider (only \"microsoft\" reads it)".into());
+    }
+    if value == "email" {
+        return Err(
+            "\"email\" is refused: the plain email claim is not verified by \
+                    the provider, so trusting it allows account takeover (nOAuth); use \
+                    \"verified_primary_email\", \"email_and_xms_edov\" or \"any_verified\""
+                .into(),
+        );
+    }
+    if !MICROSOFT_EMAIL_CLAIMS.contains(&value) {
+        return Err(format!(
+            "unknown value {value:?} (known: {})",
+            MICROSOFT_EMAIL_CLAIMS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// Microsoft's `extra.idTokenEmailClaim` (PocketBase's option names).
 pub(super) fn microsoft_email_claim(extra: &Map<String, Value>) -> Option<&str> {
     extra
@@ -141,7 +198,8 @@ pub(super) fn microsoft_id_token_email(
         }
         "verified_primary_email" => primary,
         "email_and_xms_edov" => edov,
-        "email" => get("email"),
+        // Anything else (config validation refuses it, `"email"` included)
+        // marks nothing verified.
         _ => "",
     };
     if !email.is_empty() {
@@ -265,7 +323,6 @@ mod tests {
             ("verified_primary_email", "p@x.test"),
             ("email_and_xms_edov", "e@x.test"),
             ("any_verified", "p@x.test"),
-            ("email", "e@x.test"),
         ] {
             let mut u =
                 map_user(Kind::Microsoft, &json!({"id":"1","mail":"m@x.test"})).expect("maps");
@@ -273,6 +330,17 @@ mod tests {
             assert_eq!(
                 (u.email.as_str(), u.email_verified),
                 (want, true),
+                "{option}"
+            );
+        }
+        // The plain `email` claim (nOAuth) or an unknown option: nothing verified.
+        for option in ["email", "whatever"] {
+            let mut u =
+                map_user(Kind::Microsoft, &json!({"id":"1","mail":"m@x.test"})).expect("maps");
+            microsoft_id_token_email(&mut u, option, claims.as_ref());
+            assert_eq!(
+                (u.email.as_str(), u.email_verified),
+                ("m@x.test", false),
                 "{option}"
             );
         }

@@ -71,6 +71,17 @@ impl fmt::Debug for AuthOutcome {
     }
 }
 
+/// What a login request carries besides its body, as the HTTP layer read
+/// it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoginRequest<'a> {
+    /// The `?mfaId=` query parameter (where the SDK sends it).
+    pub mfa_id: Option<&'a str>,
+    /// The client's address as rate limits count it (an IPv4 address or an
+    /// IPv6 /64), for the new-location alert ([`super::auth_alert`]).
+    pub client: Option<&'a str>,
+}
+
 /// A factor that just succeeded, as [`finish_auth`] needs it.
 pub struct Factor<'a> {
     pub method: AuthMethod,
@@ -79,6 +90,8 @@ pub struct Factor<'a> {
     pub mfa_id: Option<&'a str>,
     /// PocketBase's `meta` (OAuth2 only).
     pub meta: Option<Value>,
+    /// Where the login comes from ([`LoginRequest::client`]).
+    pub client: Option<&'a str>,
 }
 
 /// The MFA session id a login names: the `?mfaId=` query parameter (where
@@ -90,9 +103,12 @@ pub fn mfa_id<'a>(query: Option<&'a str>, body: &'a str) -> Option<&'a str> {
 }
 
 /// Completes a login after one factor succeeded: starts or finishes MFA
-/// when the collection wants it, else issues the auth token.
+/// when the collection wants it, else issues the auth token and notes
+/// where the login came from (the new-location alert, which never fails
+/// the login).
 pub async fn finish_auth(
     ctx: &Ctx,
+    cfg: &AppConfig,
     collection: &Collection,
     record: &Record,
     factor: Factor<'_>,
@@ -116,6 +132,7 @@ pub async fn finish_auth(
         }
     }
     let token = token::issue(collection, record, TokenKind::Auth, now, Default::default())?;
+    super::auth_alert::note_login(ctx, cfg, collection, record, factor.client, now).await;
     Ok(AuthOutcome::Authenticated {
         token,
         record: record_json(collection, record, true),

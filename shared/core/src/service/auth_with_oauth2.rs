@@ -12,7 +12,8 @@
 //! Linking to an existing *unverified* record resets its password and drops
 //! its other provider links: whoever created it before the real owner (a
 //! pre-hijack, PocketBase advisories GHSA-m93w-4fxv-r35v and
-//! GHSA-pq7p-mc74-g65w) loses every way back in.
+//! GHSA-pq7p-mc74-g65w) loses every way back in. Not when the record is the
+//! caller's own logged-in one: then its owner is adding an identity.
 
 use std::fmt;
 
@@ -31,7 +32,7 @@ use crate::validate::{self, cast_string};
 use super::auth::{self, Factor};
 use super::records::{self, Hardening, HardeningSteps};
 use super::sign_up::{self, NewPassword, CREATE_FAILED};
-use super::{finish_auth, AuthOutcome, Ctx};
+use super::{finish_auth, AuthOutcome, Ctx, LoginRequest};
 
 /// The request body. `redirectUrl` is PocketBase's deprecated spelling.
 #[derive(Default, Deserialize)]
@@ -125,15 +126,15 @@ fn validate_input(
 
 /// Exchanges the code, finds or creates the linked record, and completes the
 /// login (or starts MFA) with PocketBase's `meta`. The collection must allow
-/// OAuth2 (`guards`); `authorization` is the raw header, `mfa_id` the
-/// query's.
+/// OAuth2 (`guards`); `authorization` is the raw header, `request` carries
+/// the query's `mfaId` and the client's address.
 pub async fn auth_with_oauth2(
     ctx: &Ctx,
     cfg: &AppConfig,
     collection: &Collection,
     input: AuthWithOAuth2Input,
     authorization: Option<&str>,
-    mfa_id: Option<&str>,
+    request: LoginRequest<'_>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
     let redirect_url = if input.redirect_url.is_empty() {
@@ -184,10 +185,11 @@ pub async fn auth_with_oauth2(
     let meta = meta(&user, &token, is_new, now);
     let factor = Factor {
         method: AuthMethod::OAuth2,
-        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        mfa_id: auth::mfa_id(request.mfa_id, &input.mfa_id),
         meta: Some(meta),
+        client: request.client,
     };
-    finish_auth(ctx, collection, &record, factor, now).await
+    finish_auth(ctx, cfg, collection, &record, factor, now).await
 }
 
 /// PocketBase's `meta`: the provider's user and tokens, plus `isNew`.
@@ -294,9 +296,13 @@ async fn find_or_create(
     // (no transaction spans them); each failure leaves a state the same
     // login can retry from, and never takes this identity's link away:
     // 1. an unverified record loses its *other* provider links (they may be
-    //    a pre-hijacker's); the link being used now is kept, never deleted
-    //    and re-added. This comes first: once the record is verified, later
-    //    logins no longer drop links;
+    //    a pre-hijacker's), unless it is the caller's own logged-in record:
+    //    its owner is adding an identity, and whoever holds its session
+    //    already controls it, so dropping links would only hurt the owner
+    //    (a pre-hijacker's links still go once the real owner proves the
+    //    address without that session). The link being used now is kept,
+    //    never deleted and re-added. This comes first: once the record is
+    //    verified, later logins no longer drop links;
     // 2. the link is created when missing;
     // 3. the record is secured (password reset, token key rotated, verified).
     // Remaining window: if step 2 or 3 fails, the other links of step 1 are
@@ -304,7 +310,8 @@ async fn find_or_create(
     // and the successful retry would drop them anyway. A failure in step 3
     // leaves the record linked but not yet secured, which the retry (now
     // through the link) completes.
-    if !existing.verified {
+    let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
+    if !existing.verified && !is_logged_in {
         for l in ctx
             .store
             .list_external_auths(&collection.id, &existing.id)
@@ -320,7 +327,6 @@ async fn find_or_create(
     if link.is_none() {
         insert_link(ctx, collection, &existing, provider, user, now).await?;
     }
-    let is_logged_in = logged_in_id.as_deref() == Some(existing.id.as_str());
     let record = secure_existing(ctx, collection, existing, user, is_logged_in, now).await?;
     Ok((record, false))
 }

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::config::Collection;
+use crate::config::{AppConfig, Collection};
 use crate::error::{Error, FieldErrors, Result};
 use crate::form::{self, Errors};
 use crate::model::{AuthMethod, CounterKey, Otp, Record, Timestamp};
@@ -11,7 +11,7 @@ use crate::secret::Secret;
 use super::auth::{self, Factor};
 use super::records::{self, Hardening, HardeningSteps};
 use super::request_otp::code_hash;
-use super::{finish_auth, AuthOutcome, Ctx};
+use super::{finish_auth, AuthOutcome, Ctx, LoginRequest};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -47,12 +47,14 @@ fn invalid_otp() -> Error {
 }
 
 /// Checks the code (the collection must allow OTP: `guards`) and logs the
-/// OTP's record in, or starts or finishes MFA. `mfa_id` is the query's.
+/// OTP's record in, or starts or finishes MFA. `request` carries the
+/// query's `mfaId` and the client's address.
 pub async fn auth_with_otp(
     ctx: &Ctx,
+    cfg: &AppConfig,
     collection: &Collection,
     input: AuthWithOtpInput,
-    mfa_id: Option<&str>,
+    request: LoginRequest<'_>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
     form::check(input.validate())?;
@@ -103,10 +105,11 @@ pub async fn auth_with_otp(
     let record = mark_verified(ctx, collection, record, &otp, now).await;
     let factor = Factor {
         method: AuthMethod::Otp,
-        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        mfa_id: auth::mfa_id(request.mfa_id, &input.mfa_id),
         meta: None,
+        client: request.client,
     };
-    finish_auth(ctx, collection, &record, factor, now).await
+    finish_auth(ctx, cfg, collection, &record, factor, now).await
 }
 
 /// Expired by the stored expiry or by the collection's current duration,

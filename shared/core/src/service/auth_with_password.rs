@@ -7,11 +7,11 @@ use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::form::{self, Errors};
 use crate::model::{AuthMethod, Record, Timestamp};
 use crate::secret::Secret;
-use crate::validate::identity_key;
+use crate::validate::{self, identity_key};
 
 use super::auth::{self, Factor};
 use super::rate_limit::{self, Attempted};
-use super::{finish_auth, AuthOutcome, Ctx};
+use super::{finish_auth, AuthOutcome, Ctx, LoginRequest};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -31,7 +31,7 @@ impl AuthWithPasswordInput {
             .add("identity", form::required_length(&self.identity, 1, 255))
             .add(
                 "password",
-                form::required_length(self.password.expose(), 1, 255),
+                validate::password_to_check(self.password.expose()),
             )
             .add(
                 "identityField",
@@ -43,7 +43,8 @@ impl AuthWithPasswordInput {
 }
 
 /// Logs in with an identity and password (the collection must allow
-/// password auth: `guards`). `mfa_id` is the query's. Every attempt counts
+/// password auth: `guards`). `request` carries the query's `mfaId` and the
+/// client's address. Every attempt counts
 /// against the account's cap (`rate_limit::password_attempt`) before the
 /// password is checked, so over it even the right password gets the 429; a
 /// successful one then gives its attempt back.
@@ -52,7 +53,7 @@ pub async fn auth_with_password(
     cfg: &AppConfig,
     collection: &Collection,
     input: AuthWithPasswordInput,
-    mfa_id: Option<&str>,
+    request: LoginRequest<'_>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
     form::check(input.validate(collection))?;
@@ -76,10 +77,11 @@ pub async fn auth_with_password(
     rate_limit::password_attempt_succeeded(ctx, collection, &record.id, now).await?;
     let factor = Factor {
         method: AuthMethod::Password,
-        mfa_id: auth::mfa_id(mfa_id, &input.mfa_id),
+        mfa_id: auth::mfa_id(request.mfa_id, &input.mfa_id),
         meta: None,
+        client: request.client,
     };
-    finish_auth(ctx, collection, &record, factor, now).await
+    finish_auth(ctx, cfg, collection, &record, factor, now).await
 }
 
 /// Looks an identity up by `identity_field`, or by every identity field with

@@ -63,7 +63,7 @@ pub async fn confirm_email_change(
         ),
     };
     let password = input.password.expose();
-    if let Some(e) = form::required_length(password, 1, 100) {
+    if let Some(e) = validate::password_to_check(password) {
         errors.insert("password".into(), e);
     } else {
         // Without a valid token there is no record to check against:

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::config::{AppConfig, Collection};
+use crate::config::{AppConfig, Collection, PasswordRules};
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::form::{self, Errors};
 use crate::model::Timestamp;
@@ -38,7 +38,11 @@ impl ConfirmPasswordResetInput {
         errors
             .add(
                 "password",
-                form::required_length(password, collection.password.min.max(1), 255),
+                form::required_length(
+                    password,
+                    collection.password.min.max(1),
+                    PasswordRules::CEILING,
+                ),
             )
             .add("passwordConfirm", form::required(confirm).or(mismatch));
         errors.into_inner()

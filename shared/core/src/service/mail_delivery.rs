@@ -27,7 +27,7 @@ impl MailFlow {
             Self::Verification => Some(TokenKind::Verification),
             Self::PasswordReset => Some(TokenKind::PasswordReset),
             Self::EmailChange => Some(TokenKind::EmailChange),
-            Self::Otp => None,
+            Self::Otp | Self::AuthAlert => None,
         }
     }
 
@@ -38,6 +38,7 @@ impl MailFlow {
             Self::PasswordReset => &collection.reset_password_template,
             Self::EmailChange => &collection.confirm_email_change_template,
             Self::Otp => &collection.otp.email_template,
+            Self::AuthAlert => &collection.auth_alert.email_template,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::password::Hasher;
 use crate::ports::{Clock, Mailer, Random, Store};
 
 pub mod auth;
+pub mod auth_alert;
 pub mod guards;
 pub mod mail_delivery;
 pub mod mail_sender;
@@ -38,7 +39,7 @@ pub mod request_otp;
 pub mod request_password_reset;
 pub mod request_verification;
 
-pub use auth::{authenticate, finish_auth, record_json, AuthOutcome};
+pub use auth::{authenticate, finish_auth, record_json, AuthOutcome, LoginRequest};
 pub use guards::auth_collection;
 
 /// Everything a service needs from outside: stores, mail, time, randomness.

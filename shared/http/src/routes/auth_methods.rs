@@ -6,13 +6,15 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::extract::{AuthCollection, Common};
 use crate::fields::project;
+use crate::no_store::NoStore;
 use crate::state::AppState;
 
 pub async fn auth_methods(
     State(app): State<AppState>,
     route: AuthCollection,
     Common(q): Common,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<NoStore<Json<Value>>, ApiError> {
     let body = svc::auth_methods(&app.ctx, route.collection())?;
-    Ok(Json(project(body, q.fields())))
+    // Fresh PKCE verifiers and `state` per call: not for caches.
+    Ok(NoStore(Json(project(body, q.fields()))))
 }

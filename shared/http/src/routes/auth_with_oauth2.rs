@@ -1,10 +1,11 @@
 use authgate_core::service::auth_with_oauth2 as svc;
+use authgate_core::service::LoginRequest;
 use axum::extract::State;
 use axum::response::Response;
 
 use super::auth_response;
 use crate::error::ApiError;
-use crate::extract::{AuthCollection, Authorization, Common, Form, OAuth2};
+use crate::extract::{AuthCollection, Authorization, ClientAddress, Common, Form, OAuth2};
 use crate::state::AppState;
 
 pub async fn auth_with_oauth2(
@@ -12,16 +13,21 @@ pub async fn auth_with_oauth2(
     route: AuthCollection<OAuth2>,
     Common(q): Common,
     Authorization(auth): Authorization,
+    ClientAddress(client): ClientAddress,
     Form(input): Form<svc::AuthWithOAuth2Input>,
 ) -> Result<Response, ApiError> {
     let (cfg, collection) = (route.config(), route.collection());
+    let request = LoginRequest {
+        mfa_id: q.mfa_id(),
+        client: client.as_deref(),
+    };
     let outcome = svc::auth_with_oauth2(
         &app.ctx,
         cfg,
         collection,
         input,
         auth.as_deref(),
-        q.mfa_id(),
+        request,
         app.now(),
     )
     .await?;

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::error::envelope;
 use crate::fields::project;
+use crate::no_store::NoStore;
 use crate::rate_limit;
 use crate::state::AppState;
 
@@ -117,8 +118,9 @@ async fn method_not_allowed() -> Response {
 
 /// Renders a login result: 200 `{token, record, meta?}` or the MFA 401
 /// `{"mfaId": …}` (the one non-envelope error body, as PocketBase sends it).
+/// Both carry credentials: never cached ([`NoStore`]).
 pub(crate) fn auth_response(outcome: AuthOutcome, fields: Option<&str>) -> Response {
-    match outcome {
+    let res = match outcome {
         AuthOutcome::Authenticated {
             token,
             record,
@@ -133,5 +135,6 @@ pub(crate) fn auth_response(outcome: AuthOutcome, fields: Option<&str>) -> Respo
         AuthOutcome::MfaRequired { mfa_id } => {
             (StatusCode::UNAUTHORIZED, Json(json!({ "mfaId": mfa_id }))).into_response()
         }
-    }
+    };
+    NoStore(res).into_response()
 }
