@@ -5,17 +5,46 @@
 //! concurrent claims of one value exactly one wins.
 
 use async_trait::async_trait;
-use authgate_core::model::{Record, UniqueKey};
+use authgate_core::model::{Record, Timestamp, UniqueKey};
 use authgate_core::ports::{RecordStore, StoreError, StoreResult};
 
 use super::codec::{decode_record, marker_attributes, marker_record_id, n, record_attributes};
 use super::{free_or_owned_by, not_exists, Condition, DynamoStore, Item};
+
+/// The id of each collection's stand-in record (see
+/// `find_record_by_unique`): outside the `[a-z0-9]` ids records get, and
+/// refused by the id checks on every client-supplied id.
+const STAND_IN_ID: &str = "~";
 
 impl DynamoStore {
     fn record_item(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<Item> {
         let mut item = self.record_key(&record.collection_id, &record.id);
         item.extend(record_attributes(record, unique)?);
         Ok(item)
+    }
+
+    /// Reads the stand-in record of `collection_id`, writing it the first
+    /// time, so the read returns an item as a real record's does.
+    async fn read_stand_in(&self, collection_id: &str) -> StoreResult<()> {
+        let key = self.record_key(collection_id, STAND_IN_ID);
+        if self.get_item("GetItem(stand-in)", key).await?.is_some() {
+            return Ok(());
+        }
+        let stand_in = Record {
+            id: STAND_IN_ID.to_owned(),
+            collection_id: collection_id.to_owned(),
+            email: "stand-in@invalid".to_owned(),
+            email_visibility: false,
+            verified: false,
+            password_hash: authgate_core::password::DUMMY_HASH.to_owned(),
+            token_key: "~".repeat(50),
+            created: Timestamp(0),
+            updated: Timestamp(0),
+            fields: serde_json::Map::new(),
+            version: 1,
+        };
+        let item = self.record_item(&stand_in, &[])?;
+        self.put_item("PutItem(stand-in)", item).await
     }
 
     fn marker_item(&self, collection_id: &str, key: &UniqueKey, record_id: &str) -> Item {
@@ -113,10 +142,12 @@ impl RecordStore for DynamoStore {
             .await?;
         let Some(marker) = marker else {
             // A value nobody owns costs the same two reads as one that is
-            // owned (marker, then record): the second reads a record key no
-            // record can have (ids are `[a-z0-9]`). Otherwise the answer
-            // time would tell which emails and usernames have accounts.
-            self.get_record(collection_id, "~").await?;
+            // owned (marker, then record): the second reads the collection's
+            // stand-in record, an item shaped like a record under an id no
+            // record can have (ids are `[a-z0-9]`), written on first use.
+            // Otherwise the answer time would tell which emails and
+            // usernames have accounts.
+            self.read_stand_in(collection_id).await?;
             return Ok(None);
         };
         let record_id = marker_record_id(&marker)?;
