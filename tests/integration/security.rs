@@ -320,6 +320,8 @@ async fn answers_carrying_tokens_otp_ids_or_pkce_verifiers_forbid_caching() {
         .await
         .expect("request-otp");
     seen.push(("request-otp", res.status().as_u16(), cache_control(&res)));
+    // That OTP's mail goes out first, so the next one is the newest mail.
+    app.mails_to(&email).await;
     let (otp_id, code) = app.request_otp("nostore", &email).await;
     let body = json!({"otpId": otp_id, "password": code});
     let res = post("nostore", "auth-with-otp", body, None)

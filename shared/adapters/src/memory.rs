@@ -26,9 +26,19 @@ struct State {
     /// (collection, provider, provider id) → link
     external: BTreeMap<(String, String, String), ExternalAuth>,
     config: Option<serde_json::Value>,
-    /// id → (mail, claimed at); ids are random, so the order of
-    /// `pending_mail` follows `created`.
-    outbox: HashMap<String, (OutboxItem, Option<Timestamp>)>,
+    /// id → (mail, claimed at, arrival number); `pending_mail` lists them
+    /// by `created`, then in the order they arrived.
+    outbox: HashMap<String, (OutboxItem, Option<Timestamp>, u64)>,
+    arrivals: u64,
+}
+
+impl State {
+    fn queue(&mut self, item: &OutboxItem) {
+        self.arrivals += 1;
+        let arrival = self.arrivals;
+        self.outbox
+            .insert(item.id.clone(), (item.clone(), None, arrival));
+    }
 }
 
 /// In-memory implementation of every store port.
@@ -316,9 +326,7 @@ impl ExternalAuthStore for MemoryStore {
 #[async_trait]
 impl OutboxStore for MemoryStore {
     async fn enqueue_mail(&self, item: &OutboxItem) -> StoreResult<()> {
-        self.lock()?
-            .outbox
-            .insert(item.id.clone(), (item.clone(), None));
+        self.lock()?.queue(item);
         Ok(())
     }
 
@@ -326,17 +334,17 @@ impl OutboxStore for MemoryStore {
         let mut s = self.lock()?;
         s.otps
             .insert((otp.collection_id.clone(), otp.id.clone()), otp.clone());
-        s.outbox.insert(item.id.clone(), (item.clone(), None));
+        s.queue(item);
         Ok(())
     }
 
     async fn get_mail(&self, id: &str) -> StoreResult<Option<OutboxItem>> {
-        Ok(self.lock()?.outbox.get(id).map(|(item, _)| item.clone()))
+        Ok(self.lock()?.outbox.get(id).map(|(item, _, _)| item.clone()))
     }
 
     async fn claim_mail(&self, id: &str, now: Timestamp, lease_secs: i64) -> StoreResult<bool> {
         let mut s = self.lock()?;
-        let Some((_, claimed)) = s.outbox.get_mut(id) else {
+        let Some((_, claimed, _)) = s.outbox.get_mut(id) else {
             return Ok(false);
         };
         if claimed.is_some_and(|at| at.plus_secs(lease_secs) > now) {
@@ -352,7 +360,7 @@ impl OutboxStore for MemoryStore {
     }
 
     async fn release_mail(&self, id: &str) -> StoreResult<()> {
-        if let Some((_, claimed)) = self.lock()?.outbox.get_mut(id) {
+        if let Some((_, claimed, _)) = self.lock()?.outbox.get_mut(id) {
             *claimed = None;
         }
         Ok(())
@@ -360,12 +368,16 @@ impl OutboxStore for MemoryStore {
 
     async fn pending_mail(&self, limit: usize) -> StoreResult<Vec<String>> {
         let s = self.lock()?;
-        let mut items: Vec<&OutboxItem> = s.outbox.values().map(|(item, _)| item).collect();
-        items.sort_by_key(|i| (i.created, i.id.clone()));
+        let mut items: Vec<(&OutboxItem, u64)> = s
+            .outbox
+            .values()
+            .map(|(item, _, arrival)| (item, *arrival))
+            .collect();
+        items.sort_by_key(|(i, arrival)| (i.created, *arrival));
         Ok(items
             .into_iter()
             .take(limit)
-            .map(|i| i.id.clone())
+            .map(|(i, _)| i.id.clone())
             .collect())
     }
 }
