@@ -1,4 +1,4 @@
-.PHONY: test emulators run lint
+.PHONY: test emulators run lint package
 
 # Full suite: emulators + fmt + clippy + build + cargo test + cfn-lint (what CI runs).
 test:
@@ -14,3 +14,8 @@ lint:
 
 run:
 	cargo run -p authgate -- serve
+
+# Lambda artefacts: sam build of every function into .aws-sam/build (arm64; ARCH=x86_64 for
+# x86_64). Installs its pinned tools into infra/.venv-package. Then `sam deploy --guided`.
+package:
+	ARCH="$(ARCH)" bash infra/package.sh

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Authgate test suite: local stand-ins for DynamoDB / SES v2 / OAuth2, then fmt, clippy, build,
-# cargo test and cfn-lint. Used by `make test` and CI (.ci/run).
+# cargo test, cfn-lint, `sam validate --lint` and one Lambda built for arm64 the way `make package`
+# builds them all. Used by `make test` and CI (.ci/run).
 #
 #   infra/test.sh                    full run
 #   infra/test.sh -- FILTER [ARGS]   full run, extra arguments passed to `cargo test`
 #   infra/test.sh --emulators-only   start the stand-ins, print their env, wait for Ctrl-C
 #                                    (`source target/emulators/env.sh` in another shell)
 #   AUTHGATE_SKIP_LINT=1             skip cargo fmt/clippy (local iteration only; CI never sets it)
+#   AUTHGATE_TEST_PACKAGE=one|all|skip  Lambda build check: one function (default), every function
+#                                    (a full `sam build`, 30-50 min cold), or none (local iteration)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +26,7 @@ while (($#)); do
   case "$1" in
     --emulators-only) EMULATORS_ONLY=1 ;;
     --) shift; CARGO_TEST_ARGS=("$@"); break ;;
-    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -31,6 +34,14 @@ done
 
 # shellcheck source=infra/emulators/lib.sh
 source "$REPO_ROOT/infra/emulators/lib.sh"
+# shellcheck source=infra/package.sh
+source "$REPO_ROOT/infra/package.sh"
+
+PACKAGE_CHECK="${AUTHGATE_TEST_PACKAGE:-one}"
+case "$PACKAGE_CHECK" in
+  one | all | skip) ;;
+  *) echo "AUTHGATE_TEST_PACKAGE must be one, all or skip (not '$PACKAGE_CHECK')" >&2; exit 2 ;;
+esac
 
 SLEEP_PID=""
 cleanup() {
@@ -50,6 +61,10 @@ banner() {
 
 banner "setup: Python venv + npm ci"
 emulators_setup
+if ((!EMULATORS_ONLY)); then
+  # aws-sam-cli + cargo-lambda (zig) in their own venv, infra/.venv-package (pinned, stamped).
+  package_setup_venv
+fi
 
 banner "emulators: moto (DynamoDB), aws-ses-v2-local (SES v2), oauth2-mock"
 emulators_start
@@ -91,6 +106,30 @@ cargo test --workspace --no-fail-fast ${CARGO_TEST_ARGS[@]+"${CARGO_TEST_ARGS[@]
 banner "cfn-lint template.yaml"
 "$VENV_DIR/bin/cfn-lint" template.yaml
 echo "cfn-lint: clean"
+
+banner "sam validate --lint"
+# Offline, no credentials: --lint runs cfn-lint through SAM's own template handling.
+(package_env && sam validate --lint --template-file template.yaml --region us-east-1 </dev/null)
+
+# The Lambda build as `make package` runs it (sam build -> cargo lambda build --release --arm64
+# --bin auth-methods, zig linker), into target/sam-check so that .aws-sam/build is left alone.
+if [[ "$PACKAGE_CHECK" == skip ]]; then
+  banner "Lambda build check: SKIPPED (AUTHGATE_TEST_PACKAGE=skip)"
+else
+  PACKAGE_FUNCTIONS=()
+  [[ "$PACKAGE_CHECK" == one ]] && PACKAGE_FUNCTIONS=(AuthMethodsFunction)
+  banner "sam build ${PACKAGE_FUNCTIONS[*]:-(every function)}: release, arm64"
+  (
+    package_env
+    # Falls back to x86_64, saying so, when the aarch64 Rust target cannot be installed.
+    arch="$(package_rust_target arm64 0)"
+    start=$SECONDS
+    sam build ${PACKAGE_FUNCTIONS[@]+"${PACKAGE_FUNCTIONS[@]}"} --template-file template.yaml \
+      --build-dir "$CARGO_TARGET_DIR/sam-check" --parameter-overrides "Architecture=$arch" </dev/null
+    echo "sam build ($arch) took $((SECONDS - start)) s"
+    package_check_artifacts "$CARGO_TARGET_DIR/sam-check" "$arch" ${PACKAGE_FUNCTIONS[@]+"${PACKAGE_FUNCTIONS[@]}"}
+  )
+fi
 
 # One closing line summing every `test result:` line of cargo test (unit, integration, doc).
 banner "summary"
