@@ -9,7 +9,7 @@
 #                                    (`source target/emulators/env.sh` in another shell)
 #   AUTHGATE_SKIP_LINT=1             skip cargo fmt/clippy (local iteration only; CI never sets it)
 #   AUTHGATE_TEST_PACKAGE=one|all|skip  Lambda build check: one function (default), every function
-#                                    (a full `sam build`, 30-50 min cold), or none (local iteration)
+#                                    (a full `sam build`, ~30 min cold), or none (local iteration)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
