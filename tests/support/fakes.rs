@@ -144,6 +144,11 @@ pub struct FaultyStore {
     pub calls: Mutex<Vec<&'static str>>,
     /// Counter hits on the new-location alert's keys (`origin:…`) fail.
     pub origin_hits_fail: AtomicBool,
+    /// A concurrent writer: the next `update_record` first stores what this
+    /// function makes of the stored record (as the next version), so the
+    /// update itself then loses the race (`Stale`).
+    #[allow(clippy::type_complexity)]
+    pub race_once: Mutex<Option<Box<dyn FnOnce(&mut Record) + Send>>>,
 }
 
 impl FaultyStore {
@@ -154,6 +159,7 @@ impl FaultyStore {
             link_insert_fails: AtomicBool::new(false),
             calls: Mutex::new(Vec::new()),
             origin_hits_fail: AtomicBool::new(false),
+            race_once: Mutex::new(None),
         })
     }
 
@@ -202,6 +208,15 @@ impl RecordStore for FaultyStore {
         new_unique: &[UniqueKey],
     ) -> StoreResult<()> {
         self.log("update_record");
+        let race = self.race_once.lock().ok().and_then(|mut r| r.take());
+        if let Some(change) = race {
+            let mut theirs = old.clone();
+            change(&mut theirs);
+            theirs.version = old.version + 1;
+            self.inner
+                .update_record(old, &theirs, old_unique, old_unique)
+                .await?;
+        }
         match self.update.load(Ordering::SeqCst) {
             UPDATE_BACKEND_ERROR => Err(injected()),
             UPDATE_STALE => Err(StoreError::Stale),

@@ -48,7 +48,8 @@ pub struct Record {
     pub email: String,
     pub email_visibility: bool,
     pub verified: bool,
-    /// argon2id PHC string. Never serialized to clients.
+    /// argon2id PHC string, or a bcrypt hash imported from PocketBase until
+    /// its owner's next login replaces it. Never serialized to clients.
     pub password_hash: String,
     /// Per-record key mixed into every token's signing key; rotating it
     /// revokes all tokens issued before.

@@ -8,6 +8,11 @@
 //! 19 MiB block buffer (allocated on its first job); requests wait in a bounded FIFO queue, and past its
 //! bound are refused at once ([`Error::Unavailable`], 503) instead of piling
 //! up.
+//!
+//! Records imported from PocketBase keep their bcrypt hashes (`$2a$`, `$2b$`,
+//! `$2y$`): [`Hasher::verify`] checks those with bcrypt on the same pool, and
+//! [`is_legacy`] tells the login to rehash them to argon2id once the password
+//! is known (`service::records::upgrade_legacy_hash`).
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,41 @@ const OUTPUT_LEN: usize = 32;
 /// password. It is a constant so that no hash is computed at start-up.
 pub const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$Ne8sTBPFzU1o0dC4hG9s0w$D7bdqcOoXn8Gu8zJmHAobobvuXjQ6qV27GGWzlHlwzU";
+
+/// The highest bcrypt cost verified. PocketBase hashes with cost 10 unless
+/// a collection's password field sets another (4 to 31); each step doubles
+/// the work, so a stored hash above this bound (a cost of 31 takes hours)
+/// is treated as malformed rather than letting one login occupy a worker.
+/// The importer reports such hashes.
+pub const BCRYPT_MAX_COST: u32 = 16;
+
+/// The longest password a bcrypt hash can have come from: PocketBase
+/// refuses passwords over 71 bytes because bcrypt reads only the first 72.
+/// A longer password never matches a bcrypt hash (bcrypt alone would
+/// accept any continuation of the first 72 bytes).
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
+
+/// Whether `phc` is a hash Authgate only verifies and replaces with argon2id
+/// on the next successful login: a bcrypt hash imported from PocketBase.
+pub fn is_legacy(phc: &str) -> bool {
+    bcrypt_cost(phc).is_some()
+}
+
+/// The cost of a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, as PocketBase's Go
+/// library writes them) when it is well-formed and within
+/// [`BCRYPT_MAX_COST`]; `None` for anything else.
+pub fn bcrypt_cost(phc: &str) -> Option<u32> {
+    let rest = ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .find_map(|p| phc.strip_prefix(p))?;
+    let (cost, tail) = rest.split_once('$')?;
+    let cost: u32 = cost.parse().ok().filter(|_| cost.len() == 2)?;
+    let well_formed = tail.len() == 53
+        && tail
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'/');
+    ((4..=BCRYPT_MAX_COST).contains(&cost) && well_formed).then_some(cost)
+}
 
 fn params(m: u32, t: u32, p: u32) -> Result<Params> {
     Params::new(m, t, p, Some(OUTPUT_LEN)).map_err(Error::internal)
@@ -168,11 +208,21 @@ fn hash_with(memory: &mut [Block], password: &str, salt: &[u8; 16]) -> Result<St
     ))
 }
 
-/// Whether `password` matches `phc`. A malformed or unsupported stored hash
-/// (corrupt, another algorithm, parameters argon2 refuses) is verified
-/// against [`DUMMY_HASH`] instead and answers false: it costs what a real
-/// verify costs, so it cannot be told apart from a wrong password by time.
+/// Whether `password` matches `phc`: an argon2id PHC string, or a bcrypt
+/// hash imported from PocketBase ([`bcrypt_cost`]; compared in constant time
+/// by the `bcrypt` crate). A malformed or unsupported stored hash (corrupt,
+/// another algorithm, parameters argon2 refuses, a bcrypt cost over
+/// [`BCRYPT_MAX_COST`]) is verified against [`DUMMY_HASH`] instead and
+/// answers false: it costs what a real verify costs, so it cannot be told
+/// apart from a wrong password by time.
 fn verify_with(memory: &mut [Block], password: &str, phc: &str) -> bool {
+    if is_legacy(phc) {
+        #[cfg(test)]
+        probe::record_bcrypt();
+        // Always the full bcrypt work, whatever the length.
+        let matched = bcrypt::verify(password, phc).unwrap_or(false);
+        return matched && password.len() <= BCRYPT_MAX_PASSWORD_BYTES;
+    }
     match Stored::parse(phc) {
         Some(stored) => stored.matches(memory, password),
         None => {
@@ -244,6 +294,11 @@ mod probe {
         RUNS.with(|r| r.borrow_mut().push((m, t, p)));
     }
 
+    /// A bcrypt run, recorded as `(0, 0, 0)`.
+    pub(super) fn record_bcrypt() {
+        record(0, 0, 0);
+    }
+
     /// The `(m, t, p)` of each argon2 run since the last call.
     pub(super) fn take() -> Vec<(u32, u32, u32)> {
         RUNS.with(|r| std::mem::take(&mut *r.borrow_mut()))
@@ -298,8 +353,10 @@ mod tests {
         let cases = [
             String::new(),
             "not a phc string".into(),
-            // bcrypt, as PocketBase stores it
-            "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy".into(),
+            // bcrypt, malformed or too costly to verify
+            "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhW".into(),
+            "$2a$31$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy".into(),
+            "$2x$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy".into(),
             DUMMY_HASH.replace("argon2id", "argon2i"),
             DUMMY_HASH.replace("m=19456", "m=1"),
             head.to_owned(),
@@ -317,6 +374,51 @@ mod tests {
         // A real hash: one run too, and the answer is the real one.
         assert!(!verify_with(&mut memory, "pw", DUMMY_HASH));
         assert_eq!(probe::take(), [(M_KIB, T_COST, P_COST)]);
+    }
+
+    /// `"password123"` hashed by PocketBase v0.40.6 (Go's bcrypt, cost 10).
+    const PB_HASH: &str = "$2a$10$7T/QEIfawAlNdLU7mV1Jf.QC98vgbbHQC9jokv9bXnzsnE9SjCBce";
+
+    #[tokio::test]
+    async fn bcrypt_hashes_from_pocketbase_verify_with_bcrypt_and_are_legacy() {
+        let hasher = Hasher::new(1, 4);
+        assert!(hasher.verify("password123", PB_HASH).await.unwrap());
+        assert!(!hasher.verify("password124", PB_HASH).await.unwrap());
+        assert!(!hasher.verify("", PB_HASH).await.unwrap());
+        for prefix in ["$2b$", "$2y$"] {
+            let other = PB_HASH.replacen("$2a$", prefix, 1);
+            assert!(
+                hasher.verify("password123", &other).await.unwrap(),
+                "{prefix}"
+            );
+        }
+        assert!(is_legacy(PB_HASH));
+        assert_eq!(bcrypt_cost(PB_HASH), Some(10));
+        assert!(!is_legacy(DUMMY_HASH));
+        let ours = hasher.hash("password", [3; 16]).await.unwrap();
+        assert!(!is_legacy(&ours));
+    }
+
+    #[test]
+    fn a_bcrypt_hash_never_matches_a_password_longer_than_bcrypt_reads() {
+        let long = "a".repeat(BCRYPT_MAX_PASSWORD_BYTES);
+        let hash = bcrypt::hash(&long, 4).unwrap();
+        let mut memory = vec![Block::default(); M_KIB as usize];
+        assert!(verify_with(&mut memory, &long, &hash));
+        // bcrypt alone accepts any continuation of the first 72 bytes.
+        let longer = format!("{long}b");
+        assert!(bcrypt::verify(&longer, &hash).unwrap());
+        probe::take();
+        assert!(!verify_with(&mut memory, &longer, &hash));
+        assert_eq!(probe::take(), [(0, 0, 0)], "still one full bcrypt run");
+    }
+
+    #[test]
+    fn a_wrong_password_against_bcrypt_costs_one_bcrypt_run() {
+        let mut memory = vec![Block::default(); M_KIB as usize];
+        probe::take();
+        assert!(!verify_with(&mut memory, "wrong", PB_HASH));
+        assert_eq!(probe::take(), [(0, 0, 0)]);
     }
 
     #[tokio::test]

@@ -75,6 +75,10 @@ pub async fn auth_with_password(
         return Err(Error::bad_request("Failed to authenticate."));
     };
     rate_limit::password_attempt_succeeded(ctx, collection, &record.id, now).await?;
+    // A bcrypt hash imported from PocketBase becomes argon2id now that the
+    // password is known.
+    let record =
+        super::records::upgrade_legacy_hash(ctx, collection, record, input.password.expose()).await;
     let factor = Factor {
         method: AuthMethod::Password,
         mfa_id: auth::mfa_id(request.mfa_id, &input.mfa_id),

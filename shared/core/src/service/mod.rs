@@ -99,6 +99,9 @@ impl Ctx {
 
     /// Verifies a password for a record, or against the dummy hash when there
     /// is no record, so unknown identities cost the same as wrong passwords.
+    /// The one place every password check goes through: argon2id, and
+    /// bcrypt for hashes imported from PocketBase (which a login then
+    /// replaces: [`records::upgrade_legacy_hash`]).
     pub async fn verify_password(&self, record: Option<&Record>, password: &str) -> Result<bool> {
         let (hash, real) = match record {
             Some(r) if !r.password_hash.is_empty() => (r.password_hash.as_str(), true),

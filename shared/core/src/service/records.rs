@@ -231,3 +231,64 @@ impl Hardening {
         Ok(hash)
     }
 }
+
+/// After `password` was verified against `record`'s legacy hash (bcrypt,
+/// imported from PocketBase: [`crate::password::is_legacy`]), replaces that
+/// hash with an argon2id one. Returns the record as now stored (or as last
+/// read), for the login to go on with; any other record is returned as is.
+///
+/// One conditional write of the record read by the login, changing only the
+/// hash (not `updated`: nothing the owner sees changed). When a concurrent
+/// write wins (another login's upgrade, a password reset, an unrelated
+/// update), the record is re-read and the upgrade retried only while it
+/// still holds the very hash that was verified: a concurrent login's new
+/// hash, a new password, or any other change is never overwritten. A failed
+/// upgrade never fails the login (the bcrypt hash keeps working; the next
+/// login tries again).
+pub async fn upgrade_legacy_hash(
+    ctx: &Ctx,
+    collection: &Collection,
+    record: Record,
+    password: &str,
+) -> Record {
+    let verified = record.password_hash.clone();
+    if !crate::password::is_legacy(&verified) {
+        return record;
+    }
+    let hash = match ctx.hash_password(password).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(record = %record.id, error = %e, "password hash upgrade skipped");
+            return record;
+        }
+    };
+    let mut current = record;
+    for _ in attempts() {
+        if current.password_hash != verified {
+            return current;
+        }
+        let mut new = current.clone();
+        new.version = current.version + 1;
+        new.password_hash = hash.clone();
+        match write(ctx, collection, &current, &new, None).await {
+            Ok(true) => {
+                tracing::info!(record = %new.id, "bcrypt password hash upgraded to argon2id");
+                return new;
+            }
+            Ok(false) => match ctx.store.get_record(&collection.id, &current.id).await {
+                Ok(Some(fresh)) => current = fresh,
+                Ok(None) => return current,
+                Err(e) => {
+                    tracing::warn!(record = %current.id, error = %e, "password hash upgrade skipped");
+                    return current;
+                }
+            },
+            Err(e) => {
+                let e = Error::from(e);
+                tracing::warn!(record = %current.id, error = %e, "password hash upgrade skipped");
+                return current;
+            }
+        }
+    }
+    current
+}
