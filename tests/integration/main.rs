@@ -9,6 +9,7 @@ mod auth_refresh;
 mod auth_with_password;
 mod cli;
 mod config_cache;
+mod import_pocketbase;
 mod imported_passwords;
 mod lambda;
 mod lambda_rate_limits;

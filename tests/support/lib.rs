@@ -7,6 +7,7 @@
 //! - [`fakes`]: a movable clock, a failing mailer, a faulty store, forged tokens.
 //! - [`names`]: unique names, emails and temp paths.
 //! - [`logs`]: capture of everything the process logs.
+//! - [`pocketbase`]: the real PocketBase on a free port (the importer's source).
 //! - [`workspace`]: the repository root, built binaries, node scripts.
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod fakes;
 pub mod logs;
 pub mod mail;
 pub mod names;
+pub mod pocketbase;
 pub mod workspace;
 
 pub use app::{config_with, merge_keys, Options, TestApp};

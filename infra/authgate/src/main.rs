@@ -13,7 +13,7 @@ use std::sync::Arc;
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::system::{OsRandom, SystemClock};
-use authgate_core::config::{fill_secrets, AppConfig};
+use authgate_core::config::AppConfig;
 use authgate_core::ports::Store;
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
@@ -54,6 +54,31 @@ enum Command {
         #[command(subcommand)]
         command: CollectionsCommand,
     },
+    /// Import another backend's auth data.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a PocketBase (v0.23+) app's auth collections, users (with
+    /// their passwords and sessions) and OAuth2 links. Idempotent.
+    Pocketbase {
+        /// PocketBase's pb_data directory (or its data.db).
+        #[arg(long)]
+        from: PathBuf,
+        /// Data directory of the local store `authgate serve --data` serves.
+        #[arg(long, default_value = ".data", conflicts_with = "dynamodb")]
+        data: PathBuf,
+        /// Import into the DynamoDB table named by AUTHGATE_TABLE instead.
+        #[arg(long)]
+        dynamodb: bool,
+        /// Report what would change; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +111,15 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Collections {
             command: CollectionsCommand::Apply { file },
         } => apply(file).await,
+        Command::Import {
+            command:
+                ImportCommand::Pocketbase {
+                    from,
+                    data,
+                    dynamodb,
+                    dry_run,
+                },
+        } => import_pocketbase(from, data, dynamodb, dry_run).await,
     }
 }
 
@@ -101,18 +135,16 @@ fn read_config(path: Option<&PathBuf>) -> Result<serde_json::Value, BoxError> {
     }
 }
 
-/// Fills secrets (keeping stored ones), validates, and stores the document.
-async fn apply_to(store: &dyn Store, mut doc: serde_json::Value) -> Result<AppConfig, BoxError> {
-    let existing = store.load_config().await?;
-    let generated = fill_secrets(&mut doc, existing.as_ref(), &OsRandom);
-    let cfg = AppConfig::from_json(&doc).map_err(|e| format!("invalid config: {e}"))?;
-    store.save_config(&doc).await?;
+/// Fills secrets (keeping stored ones), validates, and stores the document
+/// (`config::apply`, which the PocketBase import writes through too).
+async fn apply_to(store: &dyn Store, doc: serde_json::Value) -> Result<AppConfig, BoxError> {
+    let applied = authgate_core::config::apply(store, doc, &OsRandom, false).await?;
     tracing::info!(
-        collections = cfg.collections.len(),
-        generated_secrets = generated,
+        collections = applied.config.collections.len(),
+        generated_secrets = applied.generated_secrets,
         "collections config stored"
     );
-    Ok(cfg)
+    Ok(applied.config)
 }
 
 async fn apply(file: PathBuf) -> Result<(), BoxError> {
@@ -125,6 +157,38 @@ async fn apply(file: PathBuf) -> Result<(), BoxError> {
         cfg.collections.len(),
         store.table()
     );
+    Ok(())
+}
+
+/// The store `authgate serve --data DIR` (or `--dynamodb`) serves.
+async fn local_or_dynamo_store(
+    data: &std::path::Path,
+    dynamodb: bool,
+) -> Result<Arc<dyn Store>, BoxError> {
+    if dynamodb {
+        let s = authgate_http::env::dynamo_store_from_env().await?;
+        s.create_table().await?;
+        return Ok(Arc::new(s));
+    }
+    let _ = data;
+    Ok(Arc::new(MemoryStore::new()))
+}
+
+async fn import_pocketbase(
+    from: PathBuf,
+    data: PathBuf,
+    dynamodb: bool,
+    dry_run: bool,
+) -> Result<(), BoxError> {
+    use authgate_adapters::pocketbase::{import, Options};
+    use authgate_core::ports::Clock as _;
+    let store = local_or_dynamo_store(&data, dynamodb).await?;
+    let opts = Options {
+        dry_run,
+        progress: true,
+    };
+    let report = import(store, &from, &opts, &OsRandom, SystemClock.now()).await?;
+    print!("{report}");
     Ok(())
 }
 

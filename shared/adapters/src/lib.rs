@@ -6,12 +6,16 @@
 //! - [`mailbox`]: the local mailer writing `.eml` files.
 //! - [`system`]: the real clock and CSPRNG.
 //! - [`oauth2`]: the OAuth2 HTTP client (code exchange, user info).
+//! - `pocketbase` (feature `sqlite`): `authgate import pocketbase`, reading
+//!   PocketBase's `data.db` into any store.
 
 pub mod aws;
 pub mod dynamodb;
 pub mod mailbox;
 pub mod memory;
 pub mod oauth2;
+#[cfg(feature = "sqlite")]
+pub mod pocketbase;
 pub mod ses;
 mod single_use;
 pub mod system;

@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+mod apply;
 mod collection;
 pub mod defaults;
 mod fields;
@@ -23,6 +24,7 @@ mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
+pub use apply::{apply, Applied, ApplyError};
 pub use secrets::{fill_secrets, TOKEN_KEYS};
 
 /// A config error naming where in the document it is.
