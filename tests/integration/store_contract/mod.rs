@@ -1,5 +1,6 @@
 //! The store contract: one suite, written once against `dyn Store`, run
-//! against the in-memory store and against `DynamoStore` on moto.
+//! against the in-memory store, `SqliteStore` (a fresh file in a temp
+//! directory per test) and `DynamoStore` on moto.
 //!
 //! The DynamoDB half needs moto at `AUTHGATE_TEST_MOTO` (e.g.
 //! `http://127.0.0.1:5000`); `make test` starts it. Every test gets its own
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_core::model::{Record, Timestamp, UniqueKey};
 use authgate_core::ports::{Store, StoreError, StoreResult};
 
@@ -31,11 +33,19 @@ fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
+fn sqlite_store() -> Arc<dyn Store> {
+    Arc::new(
+        SqliteStore::open(&authgate_tests::temp_dir("contract").join(DB_FILE))
+            .expect("open a SQLite store"),
+    )
+}
+
 async fn dynamo_store() -> Arc<dyn Store> {
     authgate_tests::dynamo_store().await
 }
 
-/// Defines every contract test twice: `memory::<name>` and `dynamodb::<name>`.
+/// Defines every contract test three times: `memory::<name>`,
+/// `sqlite::<name>` and `dynamodb::<name>`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -43,6 +53,14 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     super::$name(super::memory_store()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::sqlite_store()).await;
                 }
             )*
         }
