@@ -11,6 +11,7 @@ mod cli;
 mod config_cache;
 mod lambda;
 mod lambda_rate_limits;
+mod local_store;
 mod mail_adapters;
 mod mail_flows;
 mod mailer;

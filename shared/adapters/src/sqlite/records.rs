@@ -2,7 +2,8 @@
 //! its primary key the claim). A record and its markers are inserted,
 //! changed and released in one transaction, so they are written all
 //! together or not at all; every marker names a live record (the foreign
-//! key, checked at commit).
+//! key, checked at commit). Deleting a record also removes its OAuth2 links
+//! in that transaction.
 
 use async_trait::async_trait;
 use authgate_core::model::{Record, Timestamp, UniqueKey};
@@ -294,6 +295,12 @@ impl RecordStore for SqliteStore {
             // fail the foreign key at commit): it goes too.
             tx.prepare_cached(
                 "DELETE FROM unique_values WHERE collection_id = ?1 AND record_id = ?2",
+            )
+            .and_then(|mut st| st.execute(params![coll, id]))
+            .map_err(fail("delete record"))?;
+            // And its OAuth2 links, in the same transaction.
+            tx.prepare_cached(
+                "DELETE FROM external_auths WHERE collection_id = ?1 AND record_id = ?2",
             )
             .and_then(|mut st| st.execute(params![coll, id]))
             .map_err(fail("delete record"))?;
