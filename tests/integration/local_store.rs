@@ -321,3 +321,63 @@ async fn a_data_dir_that_cannot_be_written_is_refused_clearly() {
     );
     let _ = std::fs::remove_dir_all(&cwd);
 }
+
+/// What DynamoDB's TTL does for the SQLite file: expired OTPs, MFA
+/// sessions, ended counter windows and outbox mail past its replay time go;
+/// live ones stay.
+#[tokio::test]
+async fn purging_deletes_only_what_has_expired() {
+    use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
+    use authgate_core::model::{AuthMethod, CounterKey, MfaSession, Otp, Timestamp};
+    use authgate_core::ports::{CounterStore, MfaStore, OtpStore};
+
+    let dir = temp_dir("purge");
+    let store = SqliteStore::open(&dir.join(DB_FILE)).unwrap();
+    let now = Timestamp(1_764_000_000_000);
+    let otp = |id: &str, expires_at| Otp {
+        id: id.to_owned(),
+        collection_id: "c".to_owned(),
+        record_id: "r".to_owned(),
+        code_hash: "h".to_owned(),
+        sent_to: "a@b.io".to_owned(),
+        created: Timestamp(0),
+        expires_at,
+    };
+    store.insert_otp(&otp("old", now)).await.unwrap();
+    store
+        .insert_otp(&otp("live", now.plus_secs(1)))
+        .await
+        .unwrap();
+    store
+        .insert_mfa(&MfaSession {
+            id: "oldmfa".to_owned(),
+            collection_id: "c".to_owned(),
+            record_id: "r".to_owned(),
+            method: AuthMethod::Password,
+            created: Timestamp(0),
+            expires_at: Timestamp(now.0 - 1),
+        })
+        .await
+        .unwrap();
+    let ended = CounterKey::RateLimit {
+        scope: "s",
+        client: "ended",
+    };
+    let live = CounterKey::RateLimit {
+        scope: "s",
+        client: "live",
+    };
+    store.hit(&ended, 5, 10, now.plus_secs(-10)).await.unwrap();
+    store.hit(&live, 1, 10, now.plus_secs(-5)).await.unwrap();
+
+    assert_eq!(store.purge_expired(now).await.unwrap(), 3);
+    assert!(store.get_otp("c", "old").await.unwrap().is_none());
+    assert!(store.get_otp("c", "live").await.unwrap().is_some());
+    assert!(store.get_mfa("c", "oldmfa").await.unwrap().is_none());
+    assert!(
+        !store.hit(&live, 1, 10, now).await.unwrap(),
+        "the live window kept its hit"
+    );
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+}
