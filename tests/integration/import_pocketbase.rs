@@ -485,3 +485,137 @@ async fn a_newer_or_locked_database_is_refused_and_the_cli_exits_non_zero() {
     assert!(stderr.contains("no PocketBase data.db"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `authgate import pocketbase --from … --data DIR` with `extra` arguments.
+async fn cli_import(from: &Path, data: &Path, extra: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(bin_dir().join("authgate"))
+        .args(["import", "pocketbase", "--from"])
+        .arg(from)
+        .arg("--data")
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", "off")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_two_commands_import_into_the_local_store_and_serve_it() {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut src = pocketbase_app().await;
+    src.pb.stop().await;
+    let from = src.pb.pb_data().to_path_buf();
+    let data = temp_dir("import-data");
+
+    let (ok, out, err) = cli_import(&from, &data, &["--dry-run"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("dry run: nothing written"), "{out}");
+    assert!(out.contains("records: 3 imported"), "{out}");
+    assert!(
+        !data.join("authgate.db").exists(),
+        "a dry run creates nothing"
+    );
+
+    let (ok, out, err) = cli_import(&from, &data, &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("records: 3 imported"), "{out}");
+    assert!(out.contains("OAuth2 links: 1 imported"), "{out}");
+    assert!(
+        err.contains("members: 2/2 records"),
+        "progress on stderr: {err}"
+    );
+
+    // `authgate serve` on that data directory serves the imported config.
+    let mut serve = tokio::process::Command::new(bin_dir().join("authgate"))
+        .args(["serve", "--http", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(serve.stdout.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("serve prints its address")
+        .unwrap()
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_owned();
+    let http = reqwest::Client::new();
+    let members = format!("{url}/api/collections/members");
+    let res = http
+        .post(format!("{members}/auth-refresh"))
+        .header("Authorization", &src.ann_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "PocketBase's token refreshes");
+    let res = http
+        .post(format!("{members}/auth-with-password"))
+        .json(&json!({"identity": src.ann.email, "password": src.ann.password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "same password");
+    let _ = serve.kill().await;
+    let _ = serve.wait().await;
+
+    // Again: nothing changes, ann's new argon2id hash stays.
+    let (ok, out, err) = cli_import(&from, &data, &[]).await;
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("records: 0 imported, 0 changed, 3 unchanged, 0 skipped"),
+        "{out}"
+    );
+    assert!(out.contains("config unchanged"), "{out}");
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[tokio::test]
+async fn the_import_into_dynamodb_keeps_passwords_sessions_and_links_too() {
+    let mut src = pocketbase_app().await;
+    src.pb.stop().await;
+    let store: Arc<dyn Store> = authgate_tests::dynamo_store().await;
+    let report = run_import(&store, src.pb.pb_data(), false).await;
+    assert_eq!(
+        (report.records.imported, report.links.imported),
+        (3, 1),
+        "{report}"
+    );
+    let again = run_import(&store, src.pb.pb_data(), false).await;
+    assert_eq!(
+        (again.records.unchanged, again.links.unchanged),
+        (3, 1),
+        "{again}"
+    );
+    let app = serve(store.clone()).await;
+    assert_eq!(app.refresh_status("members", &src.ann_token).await, 200);
+    assert_eq!(
+        app.login_status("users", &src.carl.email, &src.carl.password)
+            .await,
+        200
+    );
+    assert!(is_argon2id(
+        &app.stored_record("users", &src.carl.email)
+            .await
+            .password_hash
+    ));
+    let link = store
+        .find_external_auth(&src.members_id, "oidc", &src.ann_sub)
+        .await
+        .unwrap()
+        .expect("link");
+    assert_eq!(link.record_id, src.ann.id);
+}

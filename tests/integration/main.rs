@@ -13,6 +13,7 @@ mod import_pocketbase;
 mod imported_passwords;
 mod lambda;
 mod lambda_rate_limits;
+mod local_store;
 mod mail_adapters;
 mod mail_flows;
 mod mailer;

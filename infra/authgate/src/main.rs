@@ -1,20 +1,24 @@
 //! `authgate`: the developer CLI.
 //!
-//! - `authgate serve` runs the whole API on localhost with an embedded store
-//!   and a local mailbox (or DynamoDB with `--dynamodb`); a background task
-//!   sends the mails the requests queue in the outbox.
+//! - `authgate serve` runs the whole API on localhost, keeping its data in
+//!   `<data>/authgate.db` (SQLite; `--memory` for a throwaway in-memory
+//!   store, `--dynamodb` for a DynamoDB table) and its mail in a local
+//!   mailbox; a background task sends the mails the requests queue in the
+//!   outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
 //!   DynamoDB table the Lambdas read, keeping existing secrets.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_adapters::system::{OsRandom, SystemClock};
 use authgate_core::config::AppConfig;
-use authgate_core::ports::Store;
+use authgate_core::ports::{Clock, Store};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
 use authgate_http::env::BoxError;
@@ -42,10 +46,16 @@ enum Command {
         /// Collections config (JSON). Without it: one `users` auth collection.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Data directory; mail is written to `<data>/mail/*.eml`.
+        /// Data directory: the database is `<data>/authgate.db` (SQLite),
+        /// mail is written to `<data>/mail/*.eml`.
         #[arg(long, default_value = ".data")]
         data: PathBuf,
-        /// Use the DynamoDB table named by AUTHGATE_TABLE instead of memory.
+        /// Keep everything in memory (gone when the server stops) instead of
+        /// `<data>/authgate.db`.
+        #[arg(long, conflicts_with = "dynamodb")]
+        memory: bool,
+        /// Use the DynamoDB table named by AUTHGATE_TABLE instead of
+        /// `<data>/authgate.db`.
         #[arg(long)]
         dynamodb: bool,
     },
@@ -106,8 +116,18 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             http,
             config,
             data,
+            memory,
             dynamodb,
-        } => serve(http, config, data, dynamodb).await,
+        } => {
+            let store = if memory {
+                StoreChoice::Memory
+            } else if dynamodb {
+                StoreChoice::Dynamo
+            } else {
+                StoreChoice::Sqlite
+            };
+            serve(http, config, data, store).await
+        }
         Command::Collections {
             command: CollectionsCommand::Apply { file },
         } => apply(file).await,
@@ -160,19 +180,16 @@ async fn apply(file: PathBuf) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The store `authgate serve --data DIR` (or `--dynamodb`) serves.
-async fn local_or_dynamo_store(
-    data: &std::path::Path,
-    dynamodb: bool,
-) -> Result<Arc<dyn Store>, BoxError> {
-    if dynamodb {
-        let s = authgate_http::env::dynamo_store_from_env().await?;
-        s.create_table().await?;
-        return Ok(Arc::new(s));
-    }
-    let _ = data;
-    Ok(Arc::new(MemoryStore::new()))
+/// Where `serve` keeps its data.
+enum StoreChoice {
+    Memory,
+    Sqlite,
+    Dynamo,
 }
+
+/// How often `serve` deletes expired items from the SQLite file (DynamoDB
+/// does it with its TTL; the memory store lives too briefly to need it).
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 async fn import_pocketbase(
     from: PathBuf,
@@ -180,31 +197,68 @@ async fn import_pocketbase(
     dynamodb: bool,
     dry_run: bool,
 ) -> Result<(), BoxError> {
-    use authgate_adapters::pocketbase::{import, Options};
-    use authgate_core::ports::Clock as _;
-    let store = local_or_dynamo_store(&data, dynamodb).await?;
+    use authgate_adapters::pocketbase::{import, source::Source, Options};
+    // A wrong --from fails before any store is opened (or created).
+    drop(Source::open(&from)?);
+    let choice = if dynamodb {
+        StoreChoice::Dynamo
+    } else if dry_run && !data.join(DB_FILE).exists() {
+        // Nothing stored yet: a dry run compares with an empty store rather
+        // than creating the file.
+        StoreChoice::Memory
+    } else {
+        StoreChoice::Sqlite
+    };
+    let (store, kept_in) = open_store(choice, &data, false).await?;
     let opts = Options {
         dry_run,
         progress: true,
     };
     let report = import(store, &from, &opts, &OsRandom, SystemClock.now()).await?;
     print!("{report}");
+    println!("store: {kept_in}");
     Ok(())
+}
+
+/// Opens the store of `choice` (`data` holds the SQLite file) and says
+/// where the data is kept; `purge` starts the SQLite store's expiry task.
+async fn open_store(
+    choice: StoreChoice,
+    data: &std::path::Path,
+    purge: bool,
+) -> Result<(Arc<dyn Store>, String), BoxError> {
+    Ok(match choice {
+        StoreChoice::Memory => (Arc::new(MemoryStore::new()), "memory, not kept".to_owned()),
+        StoreChoice::Dynamo => {
+            let s = authgate_http::env::dynamo_store_from_env().await?;
+            s.create_table().await?;
+            let table = format!("DynamoDB table {}", s.table());
+            (Arc::new(s), table)
+        }
+        StoreChoice::Sqlite => {
+            let path = data.join(DB_FILE);
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+            let kept_in = s.path().display().to_string();
+            if purge {
+                spawn_purge(s.clone());
+            }
+            (Arc::new(s), kept_in)
+        }
+    })
 }
 
 async fn serve(
     addr: SocketAddr,
     config: Option<PathBuf>,
     data: PathBuf,
-    dynamodb: bool,
+    choice: StoreChoice,
 ) -> Result<(), BoxError> {
-    let doc = read_config(config.as_ref())?;
-    let store: Arc<dyn Store> = if dynamodb {
-        let s = authgate_http::env::dynamo_store_from_env().await?;
-        s.create_table().await?;
-        Arc::new(s)
-    } else {
-        Arc::new(MemoryStore::new())
+    let (store, kept_in) = open_store(choice, &data, true).await?;
+    // Without --config, a stored config (an earlier run's, or what
+    // `authgate import pocketbase` wrote) is served as it is.
+    let doc = match (&config, store.load_config().await?) {
+        (None, Some(stored)) => stored,
+        _ => read_config(config.as_ref())?,
     };
     let cfg = apply_to(store.as_ref(), doc).await?;
     let mail_dir = data.join("mail");
@@ -221,9 +275,23 @@ async fn serve(
     // the `mailer` function and the table's stream.
     authgate_http::local_sender::spawn(state.clone());
     println!(
-        "Authgate listening on http://{local} (mail: {})",
+        "Authgate listening on http://{local} (data: {kept_in}; mail: {})",
         mail_dir.display()
     );
     authgate_http::serve(listener, state).await?;
     Ok(())
+}
+
+/// Deletes expired OTPs, MFA sessions, counter windows and outbox mail now
+/// and every [`PURGE_INTERVAL`]; reads never depend on it.
+fn spawn_purge(store: SqliteStore) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = store.purge_expired(SystemClock.now()).await {
+                tracing::warn!(error = %e, "purging expired items failed");
+            }
+        }
+    });
 }

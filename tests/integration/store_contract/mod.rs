@@ -1,5 +1,6 @@
 //! The store contract: one suite, written once against `dyn Store`, run
-//! against the in-memory store and against `DynamoStore` on moto.
+//! against the in-memory store, `SqliteStore` (a fresh file in a temp
+//! directory per test) and `DynamoStore` on moto.
 //!
 //! The DynamoDB half needs moto at `AUTHGATE_TEST_MOTO` (e.g.
 //! `http://127.0.0.1:5000`); `make test` starts it. Every test gets its own
@@ -18,6 +19,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_core::model::{Record, Timestamp, UniqueKey};
 use authgate_core::ports::{Store, StoreError, StoreResult};
 
@@ -31,11 +33,19 @@ fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
+fn sqlite_store() -> Arc<dyn Store> {
+    Arc::new(
+        SqliteStore::open(&authgate_tests::temp_dir("contract").join(DB_FILE))
+            .expect("open a SQLite store"),
+    )
+}
+
 async fn dynamo_store() -> Arc<dyn Store> {
     authgate_tests::dynamo_store().await
 }
 
-/// Defines every contract test twice: `memory::<name>` and `dynamodb::<name>`.
+/// Defines every contract test three times: `memory::<name>`,
+/// `sqlite::<name>` and `dynamodb::<name>`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -43,6 +53,14 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     super::$name(super::memory_store()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::sqlite_store()).await;
                 }
             )*
         }
@@ -66,6 +84,7 @@ contract!(
     updating_to_a_taken_unique_value_conflicts_and_changes_nothing,
     updating_from_a_stale_version_fails_and_changes_nothing,
     deleting_a_record_releases_its_unique_values_unless_it_changed,
+    deleting_a_record_removes_its_oauth2_links_and_only_its_own,
     a_counter_allows_limit_hits_per_window_and_starts_a_new_window_after_it,
     concurrent_counter_hits_allow_exactly_the_limit,
     a_hit_given_back_frees_its_slot_only_in_a_live_window,

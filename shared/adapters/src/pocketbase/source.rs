@@ -280,7 +280,7 @@ impl Source {
             quote(table)
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
         let rows = stmt
             .query_map(rusqlite::params![after, limit as i64], |r| {
                 let mut m = Map::new();
