@@ -466,3 +466,36 @@ async fn the_records_and_external_auths_binaries_serve_only_their_own_routes() {
         assert_eq!(status(&res[0]), want, "{slug} with {file}: {}", res[0]);
     }
 }
+
+#[test]
+fn every_function_binary_has_a_template_function_and_a_sample_event() {
+    let root = repo_root();
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let mut slugs = Vec::new();
+    for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+        let slug = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            template.contains(&format!("Binary: {slug}\n")),
+            "template.yaml has no function for {slug}"
+        );
+        if slug != "mailer" {
+            let v2 = root.join("infra/events").join(format!("{slug}.v2.json"));
+            assert!(v2.exists(), "{} is missing", v2.display());
+        }
+        slugs.push(slug);
+    }
+    assert!(slugs.len() >= 21, "{slugs:?}");
+    // The SDK's update and delete go through API Gateway's CORS.
+    assert!(
+        template.contains("AllowMethods: [GET, POST, PATCH, DELETE, OPTIONS]"),
+        "CORS methods"
+    );
+    // The static `_externalAuths` routes exist beside `{collection}/records…`.
+    for route in [
+        "Path: /api/collections/_externalAuths/records\n",
+        "Path: /api/collections/_externalAuths/records/{id}\n",
+        "Path: /api/collections/{collection}/records/{id}\n",
+    ] {
+        assert!(template.contains(route), "{route}");
+    }
+}

@@ -21,6 +21,7 @@ on_both_stores!(
     an_otp_of_a_deleted_account_logs_nobody_in_not_even_its_new_namesake,
     another_users_record_cannot_be_updated_or_deleted,
     auth_revoke_ends_every_session_of_the_caller,
+    the_update_tag_rule_limits_updates_and_preflights_allow_patch_and_delete,
 );
 
 async fn users(store: Option<Arc<dyn Store>>) -> authgate_tests::TestApp {
@@ -513,4 +514,52 @@ pub(super) async fn auth_revoke_ends_every_session_of_the_caller(store: Option<A
     );
     let fresh = app.login("members", &email, "1234567890").await;
     assert_eq!(app.refresh_status("members", &fresh).await, 200);
+}
+
+pub(super) async fn the_update_tag_rule_limits_updates_and_preflights_allow_patch_and_delete(
+    store: Option<Arc<dyn Store>>,
+) {
+    let mut doc = authgate_tests::config_with(vec![users_like("members", json!({}))]);
+    doc["rateLimits"] = json!({"enabled": true, "rules": [
+        {"label": "members:update", "maxRequests": 1, "duration": 60}
+    ]});
+    let app = super::app_with(store, doc).await;
+    let (a, ta) = account(&app, "members", &unique_email("tagrule")).await;
+    assert_eq!(
+        patch(&app, "members", &a, Some(&ta), json!({"name": "one"}))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = patch(&app, "members", &a, Some(&ta), json!({"name": "two"})).await;
+    assert_eq!(
+        status, 429,
+        "the tag check reads {{collection}} beside {{id}}: {body}"
+    );
+    assert_eq!(
+        view(&app, "members", &a, Some(&ta)).await.0,
+        200,
+        "other actions unaffected"
+    );
+
+    let res = app
+        .http
+        .request(
+            Method::OPTIONS,
+            format!("{}/api/collections/members/records/{a}", app.base),
+        )
+        .header("Origin", "https://app.example.test")
+        .header("Access-Control-Request-Method", "PATCH")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let allowed = res.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        allowed.contains("PATCH") && allowed.contains("DELETE"),
+        "{allowed}"
+    );
 }
