@@ -103,7 +103,11 @@ struct PbApp {
     ann: PbUser,
     bob: PbUser,
     carl: PbUser,
+    /// A `users` record that changes its password in Authgate (with
+    /// `oldPassword`, checked against the bcrypt hash) before any login.
+    dana: PbUser,
     ann_token: String,
+    dana_token: String,
     ann_sub: String,
 }
 
@@ -130,6 +134,7 @@ async fn pocketbase_app() -> PbApp {
     )
     .await;
     let carl = create_user(&pb, "users", json!({"name": "Carl"})).await;
+    let dana = create_user(&pb, "users", json!({"name": "Dana"})).await;
     let ann_sub = format!("sub-{}", unique("ann"));
     let link = json!({"collectionRef": members_id, "recordRef": ann.id,
                       "provider": "oidc", "providerId": ann_sub});
@@ -149,13 +154,23 @@ async fn pocketbase_app() -> PbApp {
         .await;
     assert_eq!(status, 200, "PocketBase login: {auth}");
     let ann_token = auth["token"].as_str().expect("token").to_owned();
+    let (status, auth) = pb
+        .post(
+            "/api/collections/users/auth-with-password",
+            json!({"identity": dana.email, "password": dana.password}),
+        )
+        .await;
+    assert_eq!(status, 200, "PocketBase login: {auth}");
+    let dana_token = auth["token"].as_str().expect("token").to_owned();
     PbApp {
         pb,
         members_id,
         ann,
         bob,
         carl,
+        dana,
         ann_token,
+        dana_token,
         ann_sub,
     }
 }
@@ -195,7 +210,7 @@ async fn a_pocketbase_app_moves_with_its_passwords_sessions_and_oauth2_links() {
     let report = run_import(&store, src.pb.pb_data(), false).await;
     let summary = report.to_string();
     assert_eq!(report.collections, ["users", "members"], "{summary}");
-    assert_eq!(report.records.imported, 3, "{summary}");
+    assert_eq!(report.records.imported, 4, "{summary}");
     assert_eq!(report.links.imported, 1, "{summary}");
     assert_eq!(
         report.records.skipped + report.links.skipped,
@@ -231,6 +246,37 @@ async fn a_pocketbase_app_moves_with_its_passwords_sessions_and_oauth2_links() {
 
     // The session PocketBase issued before the move refreshes.
     assert_eq!(app.refresh_status("members", &src.ann_token).await, 200);
+
+    // A password change checks `oldPassword` against the bcrypt hash.
+    let wrong = json!({"oldPassword": "not-it", "password": "dana-new-password",
+                       "passwordConfirm": "dana-new-password"});
+    let (status, res) =
+        crate::self_service::patch(&app, "users", &src.dana.id, Some(&src.dana_token), wrong).await;
+    assert_eq!(status, 400, "{res}");
+    assert_eq!(
+        res["data"]["oldPassword"]["code"],
+        "validation_invalid_old_password"
+    );
+    let right = json!({"oldPassword": src.dana.password, "password": "dana-new-password",
+                       "passwordConfirm": "dana-new-password"});
+    let (status, res) =
+        crate::self_service::patch(&app, "users", &src.dana.id, Some(&src.dana_token), right).await;
+    assert_eq!(status, 200, "{res}");
+    assert_eq!(
+        app.login_status("users", &src.dana.email, "dana-new-password")
+            .await,
+        200
+    );
+    assert_eq!(
+        app.login_status("users", &src.dana.email, &src.dana.password)
+            .await,
+        400
+    );
+    assert!(is_argon2id(
+        &app.stored_record("users", &src.dana.email)
+            .await
+            .password_hash
+    ));
 
     // Every user logs in with the same password (by username too), and the
     // stored hash is argon2id afterwards.
@@ -301,7 +347,7 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let dry = run_import(&store, &from, true).await;
     assert!(dry.dry_run && dry.config_changed);
-    assert_eq!((dry.records.imported, dry.links.imported), (3, 1));
+    assert_eq!((dry.records.imported, dry.links.imported), (4, 1));
     assert!(dry.to_string().contains("dry run: nothing written"));
     assert!(store.load_config().await.unwrap().is_none());
     let members_id = src.members_id.as_str();
@@ -319,10 +365,10 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     run_import(&store, &from, false).await;
     let again = run_import(&store, &from, false).await;
     assert!(!again.config_changed, "{again}");
-    assert_eq!(again.records.unchanged, 3, "{again}");
+    assert_eq!(again.records.unchanged, 4, "{again}");
     assert_eq!(again.links.unchanged, 1, "{again}");
     assert_eq!(again.records.imported + again.records.changed, 0, "{again}");
-    assert!(again.to_string().contains("3 unchanged"), "{again}");
+    assert!(again.to_string().contains("4 unchanged"), "{again}");
 
     // A login upgrades ann's hash in Authgate: a later import keeps it.
     let app = serve(store.clone()).await;
@@ -333,7 +379,7 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     );
     let upgraded = app.stored_record("members", &src.ann.email).await;
     let third = run_import(&store, &from, false).await;
-    assert_eq!(third.records.unchanged, 3, "{third}");
+    assert_eq!(third.records.unchanged, 4, "{third}");
     assert_eq!(app.stored_record("members", &src.ann.email).await, upgraded);
 
     // A change made in PocketBase meanwhile is one changed record; the dry
@@ -347,14 +393,14 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     let dry = run_import(&store, &from, true).await;
     assert_eq!(
         (dry.records.changed, dry.records.unchanged),
-        (1, 2),
+        (1, 3),
         "{dry}"
     );
     assert_eq!(app.stored_record("members", &src.bob.email).await, before);
     let real = run_import(&store, &from, false).await;
     assert_eq!(
         (real.records.changed, real.records.unchanged),
-        (1, 2),
+        (1, 3),
         "{real}"
     );
     let after = app.stored_record("members", &src.bob.email).await;
@@ -517,7 +563,7 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
     let (ok, out, err) = cli_import(&from, &data, &["--dry-run"]).await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("dry run: nothing written"), "{out}");
-    assert!(out.contains("records: 3 imported"), "{out}");
+    assert!(out.contains("records: 4 imported"), "{out}");
     assert!(
         !data.join("authgate.db").exists(),
         "a dry run creates nothing"
@@ -525,7 +571,7 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
 
     let (ok, out, err) = cli_import(&from, &data, &[]).await;
     assert!(ok, "{out}{err}");
-    assert!(out.contains("records: 3 imported"), "{out}");
+    assert!(out.contains("records: 4 imported"), "{out}");
     assert!(out.contains("OAuth2 links: 1 imported"), "{out}");
     assert!(
         err.contains("members: 2/2 records"),
@@ -576,7 +622,7 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
     let (ok, out, err) = cli_import(&from, &data, &[]).await;
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("records: 0 imported, 0 changed, 3 unchanged, 0 skipped"),
+        out.contains("records: 0 imported, 0 changed, 4 unchanged, 0 skipped"),
         "{out}"
     );
     assert!(out.contains("config unchanged"), "{out}");
@@ -591,13 +637,13 @@ async fn the_import_into_dynamodb_keeps_passwords_sessions_and_links_too() {
     let report = run_import(&store, src.pb.pb_data(), false).await;
     assert_eq!(
         (report.records.imported, report.links.imported),
-        (3, 1),
+        (4, 1),
         "{report}"
     );
     let again = run_import(&store, src.pb.pb_data(), false).await;
     assert_eq!(
         (again.records.unchanged, again.links.unchanged),
-        (3, 1),
+        (4, 1),
         "{again}"
     );
     let app = serve(store.clone()).await;

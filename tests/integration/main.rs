@@ -25,4 +25,5 @@ mod rate_limits;
 mod records_create;
 mod sdk;
 mod security;
+mod self_service;
 mod store_contract;

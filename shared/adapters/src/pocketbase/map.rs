@@ -12,19 +12,6 @@ use super::source::{PbCollection, PbExternalAuth};
 /// The shortest OTP Authgate sends (config validation refuses less).
 pub const MIN_OTP_LENGTH: i64 = 6;
 
-/// Whether an API rule is one of the forms Authgate enforces: `null`
-/// (locked: superusers only), `""` (anyone) or `id = @request.auth.id`
-/// (the record's owner), spaced in any way.
-pub fn supported_rule(rule: Option<&str>) -> bool {
-    match rule {
-        None => true,
-        Some(r) => {
-            let compact: String = r.chars().filter(|c| !c.is_whitespace()).collect();
-            compact.is_empty() || compact == "id=@request.auth.id"
-        }
-    }
-}
-
 /// The Authgate config JSON of an auth collection, and a note for every
 /// setting that was narrowed on the way.
 pub fn collection_doc(pb: &PbCollection, notes: &mut Vec<String>) -> Value {
@@ -35,25 +22,14 @@ pub fn collection_doc(pb: &PbCollection, notes: &mut Vec<String>) -> Value {
     doc.insert("type".into(), json!("auth"));
     doc.insert("fields".into(), Value::Array(pb.fields.clone()));
     doc.insert("indexes".into(), json!(pb.indexes));
+    // Rules as they are (`authRule` comes with the options): the config's
+    // own validation decides which forms Authgate enforces, and the import
+    // turns the others into null (`fix_until_valid`).
     for (key, rule) in &pb.rules {
-        if supported_rule(rule.as_deref()) {
-            doc.insert((*key).into(), json!(rule));
-        } else {
-            notes.push(format!(
-                "{name}.{key}: {:?} is not a rule Authgate enforces: imported as null (locked)",
-                rule.as_deref().unwrap_or_default()
-            ));
-            doc.insert((*key).into(), Value::Null);
-        }
+        doc.insert((*key).into(), json!(rule));
     }
-    let mut locked_logins = None;
     for (key, value) in &pb.options {
         match key.as_str() {
-            "authRule" => match value.as_str() {
-                Some(r) if r.trim().is_empty() => {}
-                Some(r) => locked_logins = Some(format!("authRule {r:?} is not enforced")),
-                None => locked_logins = Some("authRule is null (no logins)".into()),
-            },
             "manageRule" => {
                 if !value.is_null() {
                     notes.push(format!(
@@ -85,16 +61,6 @@ pub fn collection_doc(pb: &PbCollection, notes: &mut Vec<String>) -> Value {
             notes.push(format!(
                 "{name}.mfa.rule: {rule:?} is not supported: MFA applies to every login"
             ));
-        }
-    }
-    if let Some(why) = locked_logins {
-        notes.push(format!(
-            "{name}: {why}: password, OTP and OAuth2 logins imported disabled (locked); enable them in the config once checked"
-        ));
-        for section in ["passwordAuth", "otp", "oauth2"] {
-            if let Some(s) = doc.get_mut(section).and_then(Value::as_object_mut) {
-                s.insert("enabled".into(), json!(false));
-            }
         }
     }
     Value::Object(doc)
@@ -238,29 +204,6 @@ fn is_empty(v: &Value) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_nulls_empty_rules_and_the_owner_rule_are_supported() {
-        for ok in [
-            None,
-            Some(""),
-            Some("  "),
-            Some("id = @request.auth.id"),
-            Some("id=@request.auth.id"),
-            Some(" id  =\n@request.auth.id "),
-        ] {
-            assert!(supported_rule(ok), "{ok:?}");
-        }
-        for bad in [
-            "verified = true",
-            "@request.auth.id = id",
-            "id = @request.auth.id || verified = true",
-            "id != @request.auth.id",
-            "id = @request.auth.id && name = 'x'",
-        ] {
-            assert!(!supported_rule(Some(bad)), "{bad:?}");
-        }
-    }
-
     fn pb(options: Value, rules: [Option<&str>; 5]) -> PbCollection {
         let keys = [
             "listRule",
@@ -286,7 +229,7 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_settings_are_narrowed_and_reported_never_loosened() {
+    fn settings_authgate_does_not_have_are_narrowed_and_reported_never_loosened() {
         let mut notes = Vec::new();
         let doc = collection_doc(
             &pb(
@@ -308,27 +251,22 @@ mod tests {
             ),
             &mut notes,
         );
-        assert_eq!(doc["listRule"], "id = @request.auth.id");
-        assert_eq!(doc["viewRule"], Value::Null, "unsupported → locked");
-        assert_eq!(doc["createRule"], "");
+        // Rules pass as they are: the config's validation judges them.
+        assert_eq!(doc["viewRule"], "verified = true");
         assert_eq!(doc["updateRule"], Value::Null);
-        assert_eq!(doc["deleteRule"], "id=@request.auth.id");
+        assert_eq!(doc["authRule"], "verified = true");
         assert_eq!(doc["otp"]["length"], 6);
-        assert_eq!(doc["passwordAuth"]["enabled"], false, "authRule → locked");
-        assert_eq!(doc["otp"]["enabled"], false);
-        assert_eq!(doc["oauth2"]["enabled"], false);
-        assert!(doc.get("authRule").is_none() && doc.get("manageRule").is_none());
+        assert!(doc.get("manageRule").is_none());
+        assert!(doc["mfa"].get("rule").is_none());
         let all = notes.join("\n");
         for want in [
-            "members.viewRule",
             "members.manageRule",
             "members.otp.length: 4 raised to 6",
             "members.mfa.rule",
-            "authRule \"verified = true\" is not enforced",
         ] {
             assert!(all.contains(want), "{want:?} missing in:\n{all}");
         }
-        assert_eq!(notes.len(), 5, "{all}");
+        assert_eq!(notes.len(), 3, "{all}");
     }
 
     #[test]

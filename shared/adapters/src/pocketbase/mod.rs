@@ -370,6 +370,15 @@ fn drop_refused(doc: &mut Value, path: &str, message: &str, notes: &mut Vec<Stri
         }
     };
     match rest.as_slice() {
+        // An API rule in a form Authgate does not enforce: null (locked).
+        [(key, None)] if RULE_KEYS.contains(key) => {
+            let old = coll.insert((*key).to_owned(), Value::Null);
+            notes.push(format!(
+                "{name}.{key}: {} is not a rule Authgate enforces: imported as null (locked)",
+                old.unwrap_or(Value::Null)
+            ));
+            true
+        }
         [("oauth2", None), ("providers", Some(j)), ..] => {
             remove_from(Some("oauth2"), "providers", *j, "OAuth2 provider".into())
         }
@@ -396,6 +405,16 @@ fn drop_refused(doc: &mut Value, path: &str, message: &str, notes: &mut Vec<Stri
         _ => false,
     }
 }
+
+/// The API rules of a collection document.
+const RULE_KEYS: [&str; 6] = [
+    "listRule",
+    "viewRule",
+    "createRule",
+    "updateRule",
+    "deleteRule",
+    "authRule",
+];
 
 /// What one record row came to.
 enum Outcome {
@@ -638,6 +657,54 @@ async fn links(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PocketBase collection document with `rules` set.
+    fn with_rules(rules: Value) -> Value {
+        let mut c = json!({"id": "c1", "name": "members", "type": "auth"});
+        if let (Some(c), Value::Object(r)) = (c.as_object_mut(), rules) {
+            c.extend(r);
+        }
+        json!({"collections": [c]})
+    }
+
+    #[test]
+    fn rules_outside_the_forms_the_config_enforces_become_null_with_a_note() {
+        struct Zero;
+        impl Random for Zero {
+            fn fill(&self, buf: &mut [u8]) {
+                buf.fill(0);
+            }
+        }
+        let mut doc = with_rules(json!({
+            "listRule": "",
+            "viewRule": "verified = true",
+            "createRule": "",
+            "updateRule": "id = @request.auth.id && verified = true",
+            "deleteRule": " id =  @request.auth.id ",
+            "authRule": "verified = true",
+        }));
+        let mut notes = Vec::new();
+        fix_until_valid(&mut doc, None, &Zero, &mut notes).unwrap();
+        let c = &doc["collections"][0];
+        assert_eq!(c["listRule"], Value::Null, "listing everyone: refused");
+        assert_eq!(c["viewRule"], Value::Null);
+        assert_eq!(c["createRule"], "");
+        assert_eq!(c["updateRule"], Value::Null);
+        assert_eq!(c["deleteRule"], " id =  @request.auth.id ");
+        assert_eq!(c["authRule"], Value::Null, "logins locked, never opened");
+        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert!(notes
+            .iter()
+            .any(|n| n.starts_with("members.authRule: \"verified = true\" is not a rule")));
+        // Supported forms pass untouched, without notes.
+        let mut doc = with_rules(json!({"listRule": "id=@request.auth.id", "viewRule": null,
+                                        "createRule": null, "authRule": ""}));
+        let before = doc.clone();
+        let mut notes = Vec::new();
+        fix_until_valid(&mut doc, None, &Zero, &mut notes).unwrap();
+        assert_eq!(doc, before);
+        assert!(notes.is_empty(), "{notes:?}");
+    }
 
     #[test]
     fn config_paths_split_into_names_and_indexes() {

@@ -19,12 +19,14 @@ mod collection;
 pub mod defaults;
 mod fields;
 mod raw;
+mod rules;
 mod secrets;
 mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
 pub use apply::{apply, Applied, ApplyError};
+pub use rules::{Rule, Rules};
 pub use secrets::{fill_secrets, TOKEN_KEYS};
 
 /// A config error naming where in the document it is.
@@ -101,6 +103,9 @@ pub struct Collection {
     pub mfa: MfaConfig,
     pub oauth2: OAuth2Config,
     pub auth_alert: AuthAlert,
+    /// API rules (auth collections; a base or view collection keeps the
+    /// defaults, unused).
+    pub rules: Rules,
     pub auth_token: TokenConfig,
     pub verification_token: TokenConfig,
     pub password_reset_token: TokenConfig,
