@@ -69,14 +69,24 @@ pub fn collection_doc(pb: &PbCollection, notes: &mut Vec<String>) -> Value {
 /// Why a record row could not become a record.
 pub type RowError = String;
 
-/// A record row of `collection` → the record Authgate stores (version 1),
-/// and the names of unsupported fields whose non-empty values were left
-/// out.
+/// A record row, mapped.
+pub struct Row {
+    /// The record Authgate stores (version 1).
+    pub record: Record,
+    /// Unsupported fields whose non-empty values were left out.
+    pub dropped: Vec<String>,
+    /// Whether `created`/`updated` came from the row (PocketBase's autodate
+    /// columns); when not, they are `now` and an update keeps the stored
+    /// ones, so a re-import stays a no-op.
+    pub dated: bool,
+}
+
+/// A record row of `collection` → the record Authgate stores.
 pub fn record_from_row(
     collection: &Collection,
     row: &Map<String, Value>,
     now: Timestamp,
-) -> Result<(Record, Vec<String>), RowError> {
+) -> Result<Row, RowError> {
     let text = |k: &str| match row.get(k) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -122,7 +132,9 @@ pub fn record_from_row(
         };
         fields.insert(f.name.clone(), value);
     }
-    let stamp = |k: &str| parse_pb_date(&text(k)).unwrap_or(now);
+    let stamp = |k: &str| parse_pb_date(&text(k));
+    let (created, updated) = (stamp("created"), stamp("updated"));
+    let dated = created.is_some() && updated.is_some();
     let record = Record {
         id,
         collection_id: collection.id.clone(),
@@ -131,12 +143,16 @@ pub fn record_from_row(
         verified: truthy(row.get("verified").unwrap_or(&Value::Null)),
         password_hash: text("password"),
         token_key: text("tokenKey"),
-        created: stamp("created"),
-        updated: stamp("updated"),
+        created: created.unwrap_or(now),
+        updated: updated.or(created).unwrap_or(now),
         fields,
         version: 1,
     };
-    Ok((record, dropped))
+    Ok(Row {
+        record,
+        dropped,
+        dated,
+    })
 }
 
 /// A link row → the link Authgate stores.

@@ -450,7 +450,11 @@ async fn records(
         let mut batch = Vec::with_capacity(rows.len());
         for row in &rows {
             match map::record_from_row(&coll, row, now) {
-                Ok((record, gone)) => {
+                Ok(map::Row {
+                    record,
+                    dropped: gone,
+                    dated,
+                }) => {
                     for f in gone {
                         *dropped.entry(f).or_default() += 1;
                     }
@@ -458,7 +462,7 @@ async fn records(
                     if !h.is_empty() && !password::is_legacy(h) && !h.starts_with("$argon2id$") {
                         unusable_hashes += 1;
                     }
-                    batch.push(record);
+                    batch.push((record, dated));
                 }
                 Err(why) => {
                     report.records.skipped += 1;
@@ -468,12 +472,13 @@ async fn records(
         }
         for chunk in batch.chunks(IN_FLIGHT) {
             let mut tasks = JoinSet::new();
-            for record in chunk {
+            for (record, dated) in chunk {
                 let (store, coll, record) = (store.clone(), coll.clone(), record.clone());
-                let dry_run = opts.dry_run;
+                let (dry_run, dated) = (opts.dry_run, *dated);
                 tasks.spawn(async move {
                     let id = record.id.clone();
-                    (id, put_record(store.as_ref(), &coll, record, dry_run).await)
+                    let outcome = put_record(store.as_ref(), &coll, record, dated, dry_run).await;
+                    (id, outcome)
                 });
             }
             while let Some(joined) = tasks.join_next().await {
@@ -531,11 +536,13 @@ fn progress(name: &str, done: u64, total: u64) {
 /// Inserts `record`, or updates the stored one when it differs (with a
 /// version check, re-read after a lost race). A password changed in
 /// Authgate since the last import (no longer the imported bcrypt hash)
-/// is kept, with the `tokenKey` that goes with it.
+/// is kept, with the `tokenKey` that goes with it; so are the stored
+/// `created`/`updated` when the row had none (`dated` false).
 async fn put_record(
     store: &dyn Store,
     coll: &Collection,
     record: Record,
+    dated: bool,
     dry_run: bool,
 ) -> Result<Outcome, ImportError> {
     for _ in 0..UPDATE_ATTEMPTS {
@@ -558,6 +565,10 @@ async fn put_record(
         };
         let mut wanted = record.clone();
         wanted.version = stored.version;
+        if !dated {
+            wanted.created = stored.created;
+            wanted.updated = stored.updated;
+        }
         if !password::is_legacy(&stored.password_hash) && !stored.password_hash.is_empty() {
             wanted.password_hash = stored.password_hash.clone();
             wanted.token_key = stored.token_key.clone();
@@ -657,6 +668,7 @@ async fn links(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authgate_core::ports::RecordStore;
 
     /// A PocketBase collection document with `rules` set.
     fn with_rules(rules: Value) -> Value {
@@ -704,6 +716,94 @@ mod tests {
         fix_until_valid(&mut doc, None, &Zero, &mut notes).unwrap();
         assert_eq!(doc, before);
         assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    fn plain_collection() -> Collection {
+        let mut doc = json!({"collections": [{"id": "c1", "name": "plain", "type": "auth",
+                              "fields": [{"name": "nick", "type": "text"}]}]});
+        struct Fixed;
+        impl Random for Fixed {
+            fn fill(&self, buf: &mut [u8]) {
+                buf.fill(7);
+            }
+        }
+        fill_secrets(&mut doc, None, &Fixed);
+        AppConfig::from_json(&doc).unwrap().collections.remove(0)
+    }
+
+    fn record(now: i64, nick: &str, hash: &str) -> Record {
+        let mut fields = serde_json::Map::new();
+        fields.insert("nick".into(), json!(nick));
+        Record {
+            id: "r1".into(),
+            collection_id: "c1".into(),
+            email: "a@example.com".into(),
+            email_visibility: false,
+            verified: true,
+            password_hash: hash.into(),
+            token_key: "k".repeat(50),
+            created: Timestamp(now),
+            updated: Timestamp(now),
+            fields,
+            version: 1,
+        }
+    }
+
+    const BCRYPT: &str = "$2a$10$7T/QEIfawAlNdLU7mV1Jf.QC98vgbbHQC9jokv9bXnzsnE9SjCBce";
+
+    #[tokio::test]
+    async fn re_imports_compare_what_pocketbase_has_and_keep_what_authgate_changed() {
+        let store = crate::memory::MemoryStore::new();
+        let coll = plain_collection();
+        let put = |r: Record, dated: bool, dry: bool| {
+            let (store, coll) = (&store, &coll);
+            async move { put_record(store, coll, r, dated, dry).await.unwrap() }
+        };
+        assert!(matches!(
+            put(record(1, "a", BCRYPT), false, false).await,
+            Outcome::Imported
+        ));
+        // No autodate columns: the import time differs, the record does not.
+        assert!(matches!(
+            put(record(2, "a", BCRYPT), false, false).await,
+            Outcome::Unchanged
+        ));
+        // With them, a new `updated` is a change.
+        assert!(matches!(
+            put(record(3, "a", BCRYPT), true, true).await,
+            Outcome::Changed
+        ));
+        assert_eq!(
+            store.get_record("c1", "r1").await.unwrap().unwrap().created,
+            Timestamp(1)
+        );
+        assert!(matches!(
+            put(record(1, "b", BCRYPT), false, false).await,
+            Outcome::Changed
+        ));
+        let stored = store.get_record("c1", "r1").await.unwrap().unwrap();
+        assert_eq!(
+            (stored.fields["nick"].clone(), stored.version),
+            (json!("b"), 2)
+        );
+        // Authgate's own hash (an upgraded or changed password) stays, with its key.
+        let mut upgraded = stored.clone();
+        upgraded.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$x$y".into();
+        upgraded.token_key = "n".repeat(50);
+        upgraded.version = 3;
+        let keys = unique_keys(&coll, &stored);
+        store
+            .update_record(&stored, &upgraded, &keys, &keys)
+            .await
+            .unwrap();
+        assert!(matches!(
+            put(record(1, "b", BCRYPT), false, false).await,
+            Outcome::Unchanged
+        ));
+        assert_eq!(
+            store.get_record("c1", "r1").await.unwrap().unwrap(),
+            upgraded
+        );
     }
 
     #[test]
