@@ -8,6 +8,7 @@ use std::sync::Arc;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::pocketbase::{import, ImportError, Options, Report};
 use authgate_adapters::system::OsRandom;
+use authgate_core::config::InStore;
 use authgate_core::model::Timestamp;
 use authgate_core::ports::Store;
 use authgate_tests::pocketbase::PocketBase;
@@ -180,7 +181,11 @@ async fn run_import(store: &Arc<dyn Store>, from: &Path, dry_run: bool) -> Repor
         dry_run,
         progress: false,
     };
-    import(store.clone(), from, &opts, &OsRandom, now())
+    let config = InStore {
+        store: store.as_ref(),
+        rng: &OsRandom,
+    };
+    import(store.clone(), &config, from, &opts, now())
         .await
         .expect("import")
 }
@@ -419,8 +424,20 @@ fn sqlite(path: &Path, sql: &str) {
 }
 
 async fn import_error(from: &Path) -> ImportError {
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    match import(store, from, &Options::default(), &OsRandom, now()).await {
+    let store = MemoryStore::new();
+    let config = InStore {
+        store: &store,
+        rng: &OsRandom,
+    };
+    match import(
+        Arc::new(MemoryStore::new()),
+        &config,
+        from,
+        &Options::default(),
+        now(),
+    )
+    .await
+    {
         Ok(r) => panic!("imported: {r}"),
         Err(e) => e,
     }
@@ -486,11 +503,7 @@ async fn a_newer_or_locked_database_is_refused_and_the_cli_exits_non_zero() {
         "INSERT INTO _migrations (file, applied) VALUES ('1999999999_created_posts.js', 0)",
     );
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    assert!(
-        import(store, &app_migration, &Options::default(), &OsRandom, now())
-            .await
-            .is_ok()
-    );
+    run_import(&store, &app_migration, true).await;
 
     // Locked: another process holds an exclusive lock.
     let locked = dir.join("locked.db");

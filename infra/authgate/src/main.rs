@@ -17,7 +17,7 @@ use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_adapters::system::{OsRandom, SystemClock};
-use authgate_core::config::AppConfig;
+use authgate_core::config::{AppConfig, Applied, ApplyError, ConfigWriter};
 use authgate_core::ports::{Clock, Store};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
@@ -156,22 +156,45 @@ fn read_config(path: Option<&PathBuf>) -> Result<serde_json::Value, BoxError> {
 }
 
 /// Fills secrets (keeping stored ones), validates, and stores the document
-/// (`config::apply`, which the PocketBase import writes through too).
-async fn apply_to(store: &dyn Store, doc: serde_json::Value) -> Result<AppConfig, BoxError> {
-    let applied = authgate_core::config::apply(store, doc, &OsRandom, false).await?;
-    tracing::info!(
-        collections = applied.config.collections.len(),
-        generated_secrets = applied.generated_secrets,
-        "collections config stored"
-    );
-    Ok(applied.config)
+/// (unless `dry_run`). `collections apply`, `serve` and `import pocketbase`
+/// (through [`CliConfig`]) all store a config here.
+async fn apply_to(
+    store: &dyn Store,
+    doc: serde_json::Value,
+    dry_run: bool,
+) -> Result<Applied, ApplyError> {
+    let applied = authgate_core::config::apply(store, doc, &OsRandom, dry_run).await?;
+    if !dry_run {
+        tracing::info!(
+            collections = applied.config.collections.len(),
+            generated_secrets = applied.generated_secrets,
+            "collections config stored"
+        );
+    }
+    Ok(applied)
+}
+
+/// The config as the CLI stores it ([`apply_to`]), for the importer.
+struct CliConfig<'a> {
+    store: &'a dyn Store,
+}
+
+#[async_trait::async_trait]
+impl ConfigWriter for CliConfig<'_> {
+    async fn load(&self) -> Result<Option<serde_json::Value>, ApplyError> {
+        Ok(self.store.load_config().await?)
+    }
+
+    async fn apply(&self, doc: serde_json::Value, dry_run: bool) -> Result<Applied, ApplyError> {
+        apply_to(self.store, doc, dry_run).await
+    }
 }
 
 async fn apply(file: PathBuf) -> Result<(), BoxError> {
     let doc = read_config(Some(&file))?;
     let store = authgate_http::env::dynamo_store_from_env().await?;
     store.create_table().await?;
-    let cfg = apply_to(&store, doc).await?;
+    let cfg = apply_to(&store, doc, false).await?.config;
     println!(
         "applied {} collection(s) to table {}",
         cfg.collections.len(),
@@ -214,7 +237,10 @@ async fn import_pocketbase(
         dry_run,
         progress: true,
     };
-    let report = import(store, &from, &opts, &OsRandom, SystemClock.now()).await?;
+    let config = CliConfig {
+        store: store.as_ref(),
+    };
+    let report = import(store.clone(), &config, &from, &opts, SystemClock.now()).await?;
     print!("{report}");
     println!("store: {kept_in}");
     Ok(())
@@ -260,7 +286,7 @@ async fn serve(
         (None, Some(stored)) => stored,
         _ => read_config(config.as_ref())?,
     };
-    let cfg = apply_to(store.as_ref(), doc).await?;
+    let cfg = apply_to(store.as_ref(), doc, false).await?.config;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?

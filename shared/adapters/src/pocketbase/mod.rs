@@ -20,7 +20,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use authgate_core::config::{self, fill_secrets, AppConfig, Collection};
+use authgate_core::config::{self, fill_secrets, AppConfig, Collection, ConfigWriter};
 use authgate_core::model::{Record, Timestamp};
 use authgate_core::password;
 use authgate_core::ports::{Random, Store, StoreError};
@@ -156,12 +156,14 @@ impl fmt::Display for Report {
     }
 }
 
-/// Imports `pb_data` (the directory, or its `data.db`) into `store`.
+/// Imports `pb_data` (the directory, or its `data.db`) into `store`, the
+/// collections config through `config` (what `authgate collections apply`
+/// stores with; [`config::InStore`] keeps it whole in `store`).
 pub async fn import(
     store: Arc<dyn Store>,
+    config: &dyn ConfigWriter,
     pb_data: &Path,
     opts: &Options,
-    rng: &dyn Random,
     now: Timestamp,
 ) -> Result<Report, ImportError> {
     let source = Source::open(pb_data)?;
@@ -179,7 +181,7 @@ pub async fn import(
     not_moving(&source, &all, &mut report)?;
 
     // The config, through the same step as `authgate collections apply`.
-    let existing = store.load_config().await?;
+    let existing = config.load().await.map_err(apply_error)?;
     let mut doc = existing
         .clone()
         .unwrap_or_else(|| json!({"collections": []}));
@@ -195,13 +197,8 @@ pub async fn import(
         put_collection(&mut doc, coll);
         report.collections.push(pb.name.clone());
     }
-    fix_until_valid(&mut doc, existing.as_ref(), rng, &mut report.notes)?;
-    let applied = config::apply(store.as_ref(), doc, rng, opts.dry_run)
-        .await
-        .map_err(|e| match e {
-            config::ApplyError::Invalid(e) => ImportError::Config(e.to_string()),
-            config::ApplyError::Store(e) => e.into(),
-        })?;
+    fix_until_valid(&mut doc, existing.as_ref(), &mut report.notes)?;
+    let applied = config.apply(doc, opts.dry_run).await.map_err(apply_error)?;
     report.config_changed = applied.changed;
 
     for pb in &auth {
@@ -228,6 +225,23 @@ pub async fn import(
     )
     .await?;
     Ok(report)
+}
+
+fn apply_error(e: config::ApplyError) -> ImportError {
+    match e {
+        config::ApplyError::Invalid(e) => ImportError::Config(e.to_string()),
+        config::ApplyError::Store(e) => e.into(),
+    }
+}
+
+/// Random bytes for secrets that are thrown away: [`fix_until_valid`]
+/// validates a copy whose missing secrets it fills, and stores nothing.
+struct Throwaway;
+
+impl Random for Throwaway {
+    fn fill(&self, buf: &mut [u8]) {
+        buf.fill(0);
+    }
 }
 
 /// Notes for what stays behind: superusers, base and view collections.
@@ -304,12 +318,11 @@ fn put_collection(doc: &mut Value, coll: Value) {
 fn fix_until_valid(
     doc: &mut Value,
     existing: Option<&Value>,
-    rng: &dyn Random,
     notes: &mut Vec<String>,
 ) -> Result<(), ImportError> {
     for _ in 0..100 {
         let mut probe = doc.clone();
-        fill_secrets(&mut probe, existing, rng);
+        fill_secrets(&mut probe, existing, &Throwaway);
         let e = match AppConfig::from_json(&probe) {
             Ok(_) => return Ok(()),
             Err(e) => e,
@@ -681,12 +694,6 @@ mod tests {
 
     #[test]
     fn rules_outside_the_forms_the_config_enforces_become_null_with_a_note() {
-        struct Zero;
-        impl Random for Zero {
-            fn fill(&self, buf: &mut [u8]) {
-                buf.fill(0);
-            }
-        }
         let mut doc = with_rules(json!({
             "listRule": "",
             "viewRule": "verified = true",
@@ -696,7 +703,7 @@ mod tests {
             "authRule": "verified = true",
         }));
         let mut notes = Vec::new();
-        fix_until_valid(&mut doc, None, &Zero, &mut notes).unwrap();
+        fix_until_valid(&mut doc, None, &mut notes).unwrap();
         let c = &doc["collections"][0];
         assert_eq!(c["listRule"], Value::Null, "listing everyone: refused");
         assert_eq!(c["viewRule"], Value::Null);
@@ -713,7 +720,7 @@ mod tests {
                                         "createRule": null, "authRule": ""}));
         let before = doc.clone();
         let mut notes = Vec::new();
-        fix_until_valid(&mut doc, None, &Zero, &mut notes).unwrap();
+        fix_until_valid(&mut doc, None, &mut notes).unwrap();
         assert_eq!(doc, before);
         assert!(notes.is_empty(), "{notes:?}");
     }

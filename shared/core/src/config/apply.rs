@@ -48,3 +48,33 @@ pub async fn apply(
         changed,
     })
 }
+
+/// Where a collections config is kept and how it is stored: what
+/// `authgate collections apply` does, handed to `authgate import
+/// pocketbase` so that both store a config the same way (wherever the
+/// secrets live).
+#[async_trait::async_trait]
+pub trait ConfigWriter: Send + Sync {
+    /// The stored document, secrets included; `None` before the first apply.
+    async fn load(&self) -> Result<Option<Value>, ApplyError>;
+    /// Fills `doc`'s missing secrets, validates it and, unless `dry_run`,
+    /// stores it.
+    async fn apply(&self, doc: Value, dry_run: bool) -> Result<Applied, ApplyError>;
+}
+
+/// A config kept whole in the store's config item: [`apply`].
+pub struct InStore<'a> {
+    pub store: &'a dyn Store,
+    pub rng: &'a dyn Random,
+}
+
+#[async_trait::async_trait]
+impl ConfigWriter for InStore<'_> {
+    async fn load(&self) -> Result<Option<Value>, ApplyError> {
+        Ok(self.store.load_config().await?)
+    }
+
+    async fn apply(&self, doc: Value, dry_run: bool) -> Result<Applied, ApplyError> {
+        apply(self.store, doc, self.rng, dry_run).await
+    }
+}

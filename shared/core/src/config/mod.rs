@@ -25,7 +25,7 @@ mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
-pub use apply::{apply, Applied, ApplyError};
+pub use apply::{apply, Applied, ApplyError, ConfigWriter, InStore};
 pub use rules::{Rule, Rules};
 pub use secrets::{fill_secrets, TOKEN_KEYS};
 
