@@ -7,6 +7,9 @@
 //!   outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
 //!   DynamoDB table the Lambdas read, keeping existing secrets.
+//! - `authgate import pocketbase --from pb_data` moves a PocketBase app's
+//!   auth collections, users (passwords and sessions keep working) and
+//!   OAuth2 links into the store `serve` uses (or DynamoDB).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
