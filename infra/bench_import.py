@@ -119,6 +119,7 @@ def main():
         users = int(args[args.index("--users") + 1])
     root = tempfile.mkdtemp(prefix="authgate-bench-import-")
     try:
+        load = os.getloadavg()[0]
         t = time.perf_counter()
         pb_data, hash_ = make_pb_data(root, users)
         built = time.perf_counter() - t
@@ -133,7 +134,8 @@ def main():
             "## Import from PocketBase (`authgate import pocketbase`)",
             "",
             f"Made by `python3 infra/bench_import.py target/release/authgate` on "
-            f"{time.strftime('%Y-%m-%d', time.gmtime())} ({os.cpu_count()} cores, release build): "
+            f"{time.strftime('%Y-%m-%d', time.gmtime())} ({os.cpu_count()} cores, load average "
+            f"{load:.1f} at the start, release build): "
             f"a PocketBase v0.40.6 `data.db` with {users:,} users in `users` "
             f"(one shared bcrypt hash, cost {hash_.split('$')[2]}) and {links:,} OAuth2 links, "
             f"built with SQL in {built:.1f} s ({db_mib:.1f} MiB), imported into a fresh "
