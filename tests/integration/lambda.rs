@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
-use authgate_core::config::{fill_secrets, AppConfig};
-use authgate_core::ports::ConfigStore;
-use authgate_tests::{bin_dir, dynamodb_client, moto_url, repo_root, unique};
+use authgate_core::config::{fill_secrets, split_secrets, AppConfig};
+use authgate_core::ports::{ConfigStore, SecretStore};
+use authgate_tests::{bin_dir, dynamodb_client, moto_secrets, moto_url, repo_root, unique};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -89,7 +89,9 @@ async fn fresh_table() -> String {
 }
 
 /// A table of its own holding the default config as changed by `edit`
-/// (e.g. its `rateLimits`), secrets filled in.
+/// (e.g. its `rateLimits`), as `authgate collections apply` leaves it: the
+/// secrets in a Secrets Manager secret named after the table (on moto), the
+/// rest in the table.
 pub(crate) async fn table_with_config(edit: impl FnOnce(&mut Value)) -> String {
     let table = unique("authgate-lambda-");
     let store = DynamoStore::new(dynamodb_client().await, table.clone());
@@ -97,6 +99,12 @@ pub(crate) async fn table_with_config(edit: impl FnOnce(&mut Value)) -> String {
     let mut doc = AppConfig::default_document();
     edit(&mut doc);
     fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
+    let secrets = split_secrets(&mut doc);
+    moto_secrets(&table)
+        .await
+        .save_secrets(&secrets)
+        .await
+        .expect("save secrets");
     store.save_config(&doc).await.expect("save config");
     table
 }
@@ -155,7 +163,9 @@ pub(crate) async fn invoke_with(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AUTHGATE_TABLE", table)
+        .env("AUTHGATE_SECRET_ID", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url())
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
         .envs(env.iter().cloned())
         .stdout(Stdio::null())

@@ -21,5 +21,6 @@ mod outbox;
 mod rate_limits;
 mod records_create;
 mod sdk;
+mod secrets;
 mod security;
 mod store_contract;

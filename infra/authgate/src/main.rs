@@ -4,7 +4,11 @@
 //!   and a local mailbox (or DynamoDB with `--dynamodb`); a background task
 //!   sends the mails the requests queue in the outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
-//!   DynamoDB table the Lambdas read, keeping existing secrets.
+//!   DynamoDB table the Lambdas read and its secrets (token signing secrets,
+//!   OAuth2 client secrets) to the stack's Secrets Manager secret, keeping
+//!   existing secrets; secrets are never printed.
+//! - `authgate collections rotate-secrets COLLECTION` replaces one
+//!   collection's token secrets: every session of it ends.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,9 +16,14 @@ use std::sync::Arc;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::secrets::FileSecrets;
+use authgate_adapters::secrets_manager::SecretsManagerSecrets;
 use authgate_adapters::system::{OsRandom, SystemClock};
-use authgate_core::config::{fill_secrets, AppConfig};
-use authgate_core::ports::Store;
+use authgate_core::config::{
+    collection_id, fill_secrets, has_inline_secrets, merge_secrets, rotate_token_secrets,
+    split_secrets, AppConfig,
+};
+use authgate_core::ports::{SecretStore, Store};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
 use authgate_http::env::BoxError;
@@ -42,14 +51,17 @@ enum Command {
         /// Collections config (JSON). Without it: one `users` auth collection.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Data directory; mail is written to `<data>/mail/*.eml`.
+        /// Data directory; mail is written to `<data>/mail/*.eml`, the token
+        /// secrets to `<data>/secrets.json` (mode 0600).
         #[arg(long, default_value = ".data")]
         data: PathBuf,
         /// Use the DynamoDB table named by AUTHGATE_TABLE instead of memory.
         #[arg(long)]
         dynamodb: bool,
     },
-    /// Manage the collections config stored in DynamoDB.
+    /// Manage the collections config stored in DynamoDB (table
+    /// AUTHGATE_TABLE) and its secrets (Secrets Manager secret
+    /// AUTHGATE_SECRET_ID: the stack's `SecretArn` output).
     Collections {
         #[command(subcommand)]
         command: CollectionsCommand,
@@ -58,9 +70,19 @@ enum Command {
 
 #[derive(Subcommand)]
 enum CollectionsCommand {
-    /// Validate FILE and store it in the table named by AUTHGATE_TABLE
-    /// (idempotent; secrets already stored are kept, missing ones generated).
+    /// Validate FILE and store it: secrets in the secret store, the rest in
+    /// the table (idempotent; secrets already stored are kept, missing ones
+    /// generated; secrets found in the table are moved out and the token
+    /// ones rotated). Never prints a secret.
     Apply { file: PathBuf },
+    /// Replace the five token secrets (auth, verification, password reset,
+    /// email change, file) of one auth collection: every session and every
+    /// mailed link of that collection stops working within the functions'
+    /// config TTL; other collections are untouched.
+    RotateSecrets {
+        /// Collection id or name.
+        collection: String,
+    },
 }
 
 #[tokio::main]
@@ -86,6 +108,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Collections {
             command: CollectionsCommand::Apply { file },
         } => apply(file).await,
+        Command::Collections {
+            command: CollectionsCommand::RotateSecrets { collection },
+        } => rotate_secrets(&collection).await,
     }
 }
 
@@ -101,12 +126,39 @@ fn read_config(path: Option<&PathBuf>) -> Result<serde_json::Value, BoxError> {
     }
 }
 
-/// Fills secrets (keeping stored ones), validates, and stores the document.
-async fn apply_to(store: &dyn Store, mut doc: serde_json::Value) -> Result<AppConfig, BoxError> {
+/// Fills secrets (keeping stored ones), validates, and stores the document:
+/// its secrets in `secrets`, the rest in `store`. Secrets found in the stored
+/// config item (written before the secret store existed) are never kept: the
+/// table and its backups may have been read, so the token secrets are
+/// generated anew unless FILE names them.
+async fn apply_to(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    mut doc: serde_json::Value,
+) -> Result<AppConfig, BoxError> {
     let existing = store.load_config().await?;
-    let generated = fill_secrets(&mut doc, existing.as_ref(), &OsRandom);
+    let stored = secrets.load_secrets().await?;
+    let moved = existing.as_ref().is_some_and(has_inline_secrets);
+    // What is deployed: the stored document (or, on a first apply, FILE
+    // itself) without inline secrets, with the secret store's ones.
+    let mut deployed = existing.unwrap_or_else(|| doc.clone());
+    split_secrets(&mut deployed);
+    if let Some(stored) = &stored {
+        merge_secrets(&mut deployed, stored);
+    }
+    let generated = fill_secrets(&mut doc, Some(&deployed), &OsRandom);
     let cfg = AppConfig::from_json(&doc).map_err(|e| format!("invalid config: {e}"))?;
+    let new_secrets = split_secrets(&mut doc);
+    // Secrets first: a function reading in between merges the new secrets
+    // into the old document, never old secrets into a new one.
+    secrets.save_secrets(&new_secrets).await?;
     store.save_config(&doc).await?;
+    if moved {
+        tracing::warn!(
+            "the config item held secrets: moved to the secret store, token secrets rotated \
+             (every session ends; the old values remain in the table's point-in-time backups)"
+        );
+    }
     tracing::info!(
         collections = cfg.collections.len(),
         generated_secrets = generated,
@@ -115,15 +167,85 @@ async fn apply_to(store: &dyn Store, mut doc: serde_json::Value) -> Result<AppCo
     Ok(cfg)
 }
 
+/// The table and the secret store the CLI administers (AUTHGATE_TABLE,
+/// AUTHGATE_SECRET_ID).
+async fn deployed_stores() -> Result<
+    (
+        authgate_adapters::dynamodb::DynamoStore,
+        SecretsManagerSecrets,
+    ),
+    BoxError,
+> {
+    let store = authgate_http::env::dynamo_store_from_env().await?;
+    let secret_id = std::env::var(authgate_http::env::vars::SECRET_ID)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or("AUTHGATE_SECRET_ID is not set: the stack's SecretArn output")?;
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id);
+    Ok((store, secrets))
+}
+
 async fn apply(file: PathBuf) -> Result<(), BoxError> {
     let doc = read_config(Some(&file))?;
-    let store = authgate_http::env::dynamo_store_from_env().await?;
+    let (store, secrets) = deployed_stores().await?;
     store.create_table().await?;
-    let cfg = apply_to(&store, doc).await?;
+    let cfg = apply_to(&store, &secrets, doc).await?;
     println!(
-        "applied {} collection(s) to table {}",
+        "applied {} collection(s) to table {} (secrets in {})",
         cfg.collections.len(),
-        store.table()
+        store.table(),
+        secrets.secret_id()
+    );
+    Ok(())
+}
+
+/// Gives auth collection `wanted` (id or name) five new token secrets.
+async fn rotate_in(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    wanted: &str,
+) -> Result<(String, String), BoxError> {
+    let doc = store
+        .load_config()
+        .await?
+        .ok_or("no collections config stored: run `authgate collections apply FILE` first")?;
+    if has_inline_secrets(&doc) {
+        return Err(
+            "the config item still holds secrets: run `authgate collections apply FILE` \
+                    first (it moves them to the secret store and rotates them)"
+                .into(),
+        );
+    }
+    let list = doc["collections"].as_array().cloned().unwrap_or_default();
+    let coll = list
+        .iter()
+        .find(|c| collection_id(c) == wanted)
+        .or_else(|| list.iter().find(|c| c["name"].as_str() == Some(wanted)))
+        .ok_or_else(|| format!("no collection {wanted:?}"))?;
+    if coll["type"].as_str() != Some("auth") {
+        return Err(
+            format!("{wanted:?} is not an auth collection: it has no token secrets").into(),
+        );
+    }
+    let id = collection_id(coll);
+    let name = coll["name"].as_str().unwrap_or_default().to_owned();
+    let mut current = secrets
+        .load_secrets()
+        .await?
+        .unwrap_or_else(|| serde_json::json!({ "collections": {} }));
+    rotate_token_secrets(&mut current, &id, &OsRandom);
+    secrets.save_secrets(&current).await?;
+    tracing::info!(collection = %id, "token secrets rotated");
+    Ok((id, name))
+}
+
+async fn rotate_secrets(collection: &str) -> Result<(), BoxError> {
+    let (store, secrets) = deployed_stores().await?;
+    let (id, name) = rotate_in(&store, &secrets, collection).await?;
+    println!(
+        "rotated the token secrets of collection {name} ({id}): its sessions and mailed links \
+         stop working once the functions re-read their config (AUTHGATE_CONFIG_TTL_SECS)"
     );
     Ok(())
 }
@@ -142,7 +264,8 @@ async fn serve(
     } else {
         Arc::new(MemoryStore::new())
     };
-    let cfg = apply_to(store.as_ref(), doc).await?;
+    let secrets = FileSecrets::new(data.join("secrets.json"));
+    let cfg = apply_to(store.as_ref(), &secrets, doc).await?;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?

@@ -23,7 +23,10 @@ mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
-pub use secrets::{fill_secrets, TOKEN_KEYS};
+pub use secrets::{
+    collection_id, fill_secrets, has_inline_secrets, merge_secrets, rotate_token_secrets,
+    secret_values, split_secrets, TOKEN_KEYS,
+};
 
 /// A config error naming where in the document it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
