@@ -9,6 +9,7 @@ mod auth_refresh;
 mod auth_with_password;
 mod cli;
 mod config_cache;
+mod iam_policies;
 mod lambda;
 mod lambda_rate_limits;
 mod mail_adapters;
