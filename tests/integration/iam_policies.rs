@@ -1043,3 +1043,52 @@ fn string_like_matches_as_iam_does() {
     assert_eq!(key_group("CNT#rl:x:y"), "CNT#rl:*");
     assert_eq!(key_group("RECEXT#c#r"), "RECEXT#*");
 }
+
+/// Every function has its errors-and-throttles alarm (a new function
+/// without one fails here), every alarm notifies the optional topic, and
+/// the functions log to the group with retention.
+#[test]
+fn every_function_has_its_alarm_and_every_alarm_notifies_the_topic() {
+    let text = std::fs::read_to_string(repo_root().join("template.yaml")).unwrap();
+    let doc: Yaml = serde_norway::from_str(&text).unwrap();
+    let resources = doc["Resources"].as_mapping().unwrap();
+    let mut missing = Vec::new();
+    let mut alarms = 0;
+    for (name, res) in resources {
+        let name = name.as_str().unwrap();
+        match res["Type"].as_str() {
+            Some("AWS::Serverless::Function") => {
+                let alarm = &doc["Resources"][format!("{name}Alarm").as_str()];
+                let refs = format!("{:?}", alarm["Properties"]["Metrics"]);
+                if alarm["Type"].as_str() != Some("AWS::CloudWatch::Alarm")
+                    || !refs.contains(name)
+                    || !refs.contains("Throttles")
+                    || !refs.contains("Errors")
+                {
+                    missing.push(format!(
+                        "{name}: no {name}Alarm on its Errors and Throttles"
+                    ));
+                }
+            }
+            Some("AWS::CloudWatch::Alarm") => {
+                alarms += 1;
+                let actions = format!("{:?}", res["Properties"]["AlarmActions"]);
+                if !actions.contains("HasAlarmTopic") || !actions.contains("AlarmTopicArn") {
+                    missing.push(format!("{name}: does not notify AlarmTopicArn"));
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        alarms >= 4,
+        "API 5xx and 4xx, mailer dead letters, functions"
+    );
+    let logging = format!("{:?}", doc["Globals"]["Function"]["LoggingConfig"]);
+    assert!(logging.contains("FunctionLogs"), "{logging}");
+    assert!(
+        format!("{:?}", doc["Resources"]["FunctionLogs"]["Properties"])
+            .contains("LogRetentionDays")
+    );
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

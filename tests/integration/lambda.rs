@@ -335,3 +335,51 @@ async fn each_function_binary_serves_its_own_route_and_404s_every_other() {
     .await;
     assert_eq!(status(&res[0]), 404, "{}", res[0]);
 }
+
+/// Every request leaves one JSON log line with the Lambda request id, the
+/// function, the collection and the outcome; a login attempt for a known
+/// account names its record id (never the identity typed), so failed logins
+/// of one account can be queried (docs/security.md, "Logs").
+#[tokio::test]
+async fn request_logs_carry_request_id_function_collection_outcome_and_record() {
+    let table = fresh_table().await;
+    let res = invoke(
+        "records-create",
+        &table,
+        vec![event("records-create.v2.json")],
+    )
+    .await;
+    let record_id = body(&res[0])["id"].as_str().unwrap().to_owned();
+    let mut wrong = event("auth-with-password.v2.json");
+    wrong["body"] = json!(r#"{"identity":"lambda@example.com","password":"wrong-password"}"#);
+    let (res, logs) = invoke_with(
+        "auth-with-password",
+        &table,
+        &[],
+        vec![wrong, event("auth-with-password.v2.json")],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 400);
+    assert_eq!(status(&res[1]), 200);
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    for (line, (id, outcome)) in lines.iter().zip([
+        ("req-auth-with-password-0", "auth_failed"),
+        ("req-auth-with-password-1", "ok"),
+    ]) {
+        assert_eq!(line["span"]["request_id"], id, "{line}");
+        assert_eq!(line["span"]["function"], "auth-with-password", "{line}");
+        assert_eq!(line["span"]["collection"], "users", "{line}");
+        assert_eq!(line["span"]["record"], record_id.as_str(), "{line}");
+        assert_eq!(line["fields"]["outcome"], outcome, "{line}");
+    }
+    assert!(
+        !logs.contains("lambda@example.com"),
+        "no address in the logs"
+    );
+    assert!(!logs.contains("wrong-password"));
+}
