@@ -249,6 +249,14 @@ async fn apply_moves_the_secrets_of_an_older_config_item_out_of_the_table_and_ro
         .flat_map(|c| TOKEN_KEYS.map(|k| c[k]["secret"].as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(old.len(), 10);
+    // The scan finds secrets where they are (inside the item's JSON here).
+    let (strings, _) = every_string_in(&table).await;
+    for s in old.iter().chain([&CLIENT_SECRET.to_owned()]) {
+        assert!(
+            strings.iter().any(|x| x.contains(s.as_str())),
+            "the scan misses a secret"
+        );
+    }
 
     // Upgraded functions still serve it until the next apply.
     let app = app_on(&table).await;
@@ -256,6 +264,11 @@ async fn apply_moves_the_secrets_of_an_older_config_item_out_of_the_table_and_ro
     app.sign_up("users", &email, PASSWORD).await;
     let token = app.login("users", &email, PASSWORD).await;
     assert_eq!(app.refresh_status("users", &token).await, 200);
+
+    // Rotating waits until the secrets are out of the table.
+    let out = collections(&["rotate-secrets".as_ref(), "users".as_ref()], &table).await;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("still holds secrets"));
 
     let printed = apply(&two_collections(), &table).await;
     assert!(printed.contains("moved to the secret store"), "{printed}");

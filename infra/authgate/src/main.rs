@@ -230,10 +230,11 @@ async fn rotate_in(
     }
     let id = collection_id(coll);
     let name = coll["name"].as_str().unwrap_or_default().to_owned();
-    let mut current = secrets
-        .load_secrets()
-        .await?
-        .unwrap_or_else(|| serde_json::json!({ "collections": {} }));
+    // Without the stored document, writing one collection's secrets would
+    // leave every other collection without its own.
+    let mut current = secrets.load_secrets().await?.ok_or(
+        "no secrets stored in the secret store: run `authgate collections apply FILE` first",
+    )?;
     rotate_token_secrets(&mut current, &id, &OsRandom);
     secrets.save_secrets(&current).await?;
     tracing::info!(collection = %id, "token secrets rotated");
