@@ -383,3 +383,177 @@ async fn request_logs_carry_request_id_function_collection_outcome_and_record() 
     );
     assert!(!logs.contains("wrong-password"));
 }
+
+/// `event` with an `Authorization` header (v2 or v1 shape).
+fn with_token(mut event: Value, token: &str) -> Value {
+    if event["version"] == "2.0" {
+        event["headers"]["authorization"] = json!(token);
+    } else {
+        event["headers"]["Authorization"] = json!(token);
+        event["multiValueHeaders"]["Authorization"] = json!([token]);
+    }
+    event
+}
+
+/// `event` with the made-up record id of `infra/events` replaced by `id`
+/// (path, path parameters, query).
+fn with_id(event: Value, id: &str) -> Value {
+    let text = event.to_string().replace("aaaaaaaaaaaaaaa", id);
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn each_self_service_function_runs_as_a_lambda_with_v2_and_v1_events() {
+    let table = fresh_table().await;
+    let res = invoke(
+        "records-create",
+        &table,
+        vec![event("records-create.v2.json")],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 200, "{}", res[0]);
+    let id = body(&res[0])["id"].as_str().unwrap().to_owned();
+    let login = || event("auth-with-password.v2.json");
+    let res = invoke("auth-with-password", &table, vec![login()]).await;
+    let token = body(&res[0])["token"].as_str().unwrap().to_owned();
+    let mine = |name: &str| with_token(with_id(event(name), &id), &token);
+
+    // Anonymous first (the events as stored), then as the owner.
+    let cases: [(&str, &str, u64, u64); 5] = [
+        ("records-view", "records-view", 404, 200),
+        ("records-list", "records-list", 200, 200),
+        ("records-update", "records-update", 404, 200),
+        ("external-auths-list", "external-auths-list", 200, 200),
+        ("external-auths-delete", "external-auths-delete", 404, 404),
+    ];
+    for (slug, file, anonymous, owner) in cases {
+        let res = invoke(
+            slug,
+            &table,
+            vec![
+                event(&format!("{file}.v2.json")),
+                event(&format!("{file}.v1.json")),
+                mine(&format!("{file}.v2.json")),
+                mine(&format!("{file}.v1.json")),
+            ],
+        )
+        .await;
+        for (r, want) in res.iter().zip([anonymous, anonymous, owner, owner]) {
+            assert_eq!(status(r), want, "{slug}: {r}");
+        }
+        match slug {
+            "records-view" => assert_eq!(body(&res[2])["email"], "lambda@example.com"),
+            "records-list" => {
+                assert_eq!(body(&res[0])["items"], json!([]));
+                assert_eq!(body(&res[3])["items"][0]["id"], id.as_str());
+            }
+            "records-update" => assert_eq!(body(&res[3])["name"], "Lambda"),
+            "external-auths-list" => assert_eq!(body(&res[2])["items"], json!([])),
+            _ => {}
+        }
+    }
+
+    // Log out everywhere: the token stops working.
+    let res = invoke(
+        "auth-revoke",
+        &table,
+        vec![
+            event("auth-revoke.v2.json"),
+            with_token(event("auth-revoke.v1.json"), &token),
+            with_token(event("auth-revoke.v2.json"), &token),
+        ],
+    )
+    .await;
+    assert_eq!(
+        res.iter().map(status).collect::<Vec<_>>(),
+        vec![401, 204, 401],
+        "{res:?}"
+    );
+
+    // Delete with a fresh token (v1), then nothing logs in.
+    let res = invoke("auth-with-password", &table, vec![login()]).await;
+    let token = body(&res[0])["token"].as_str().unwrap().to_owned();
+    let res = invoke(
+        "records-delete",
+        &table,
+        vec![
+            event("records-delete.v2.json"),
+            with_token(with_id(event("records-delete.v1.json"), &id), &token),
+            with_token(with_id(event("records-delete.v2.json"), &id), &token),
+        ],
+    )
+    .await;
+    assert_eq!(
+        res.iter().map(status).collect::<Vec<_>>(),
+        vec![404, 204, 404],
+        "{res:?}"
+    );
+    let res = invoke("auth-with-password", &table, vec![login()]).await;
+    assert_eq!(status(&res[0]), 400, "{}", res[0]);
+    let res = invoke(
+        "auth-refresh",
+        &table,
+        vec![with_token(event("auth-refresh.v2.json"), &token)],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 401, "{}", res[0]);
+}
+
+#[tokio::test]
+async fn the_records_and_external_auths_binaries_serve_only_their_own_routes() {
+    let table = fresh_table().await;
+    // (binary, another endpoint's event, status): PocketBase's 404 for
+    // another path, 405 for another method on the binary's own path. The
+    // `records-list` binary reads `_externalAuths` as a collection name,
+    // which is no auth collection: 404 too (API Gateway sends that path to
+    // `external-auths-list`, its static route being more specific).
+    let cases = [
+        ("records-view", "records-list.v2.json", 404),
+        ("records-view", "records-delete.v1.json", 405),
+        ("records-update", "records-view.v2.json", 405),
+        ("records-delete", "records-update.v1.json", 405),
+        ("records-delete", "external-auths-delete.v2.json", 404),
+        ("records-list", "external-auths-list.v2.json", 404),
+        ("records-list", "records-create.v2.json", 405),
+        ("external-auths-list", "records-list.v1.json", 404),
+        ("external-auths-delete", "records-delete.v2.json", 404),
+        ("auth-revoke", "auth-refresh.v2.json", 404),
+    ];
+    for (slug, file, want) in cases {
+        let res = invoke(slug, &table, vec![event(file)]).await;
+        assert_eq!(status(&res[0]), want, "{slug} with {file}: {}", res[0]);
+    }
+}
+
+#[test]
+fn every_function_binary_has_a_template_function_and_a_sample_event() {
+    let root = repo_root();
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let mut slugs = Vec::new();
+    for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+        let slug = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            template.contains(&format!("Binary: {slug}\n")),
+            "template.yaml has no function for {slug}"
+        );
+        if slug != "mailer" {
+            let v2 = root.join("infra/events").join(format!("{slug}.v2.json"));
+            assert!(v2.exists(), "{} is missing", v2.display());
+        }
+        slugs.push(slug);
+    }
+    assert!(slugs.len() >= 21, "{slugs:?}");
+    // The SDK's update and delete go through API Gateway's CORS.
+    assert!(
+        template.contains("AllowMethods: [GET, POST, PATCH, DELETE, OPTIONS]"),
+        "CORS methods"
+    );
+    // The static `_externalAuths` routes exist beside `{collection}/records…`.
+    for route in [
+        "Path: /api/collections/_externalAuths/records\n",
+        "Path: /api/collections/_externalAuths/records/{id}\n",
+        "Path: /api/collections/{collection}/records/{id}\n",
+    ] {
+        assert!(template.contains(route), "{route}");
+    }
+}

@@ -24,4 +24,5 @@ mod records_create;
 mod sdk;
 mod secrets;
 mod security;
+mod self_service;
 mod store_contract;

@@ -278,3 +278,33 @@ async fn auth_methods_report_mfa_and_otp_with_their_durations() {
     assert_eq!(body["mfa"], json!({"enabled": false, "duration": 0}));
     assert_eq!(body["otp"], json!({"enabled": false, "duration": 0}));
 }
+
+#[tokio::test]
+async fn an_mfa_session_of_a_deleted_account_finishes_no_login_not_even_for_its_namesake() {
+    let app = mfa_app().await;
+    let e = user(&app, "mfausers").await;
+    // A full login gives the token that deletes the account.
+    let first = password_first(&app, "mfausers", &e).await;
+    let (status, body) = otp_second(&app, "mfausers", &e, &first).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let id = body["record"]["id"].as_str().unwrap().to_owned();
+    // A first factor left pending, then the account is deleted.
+    let pending = password_first(&app, "mfausers", &e).await;
+    let res = app
+        .http
+        .delete(format!(
+            "{}/api/collections/mfausers/records/{id}",
+            app.base
+        ))
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // The address signs up again; its own OTP with the old session fails.
+    app.sign_up("mfausers", &e, PASSWORD).await;
+    let (status, body) = otp_second(&app, "mfausers", &e, &pending).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], INVALID_MFA);
+}

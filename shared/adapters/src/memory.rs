@@ -161,6 +161,8 @@ impl RecordStore for MemoryStore {
             }
         }
         s.records.remove(&rkey);
+        s.external
+            .retain(|_, l| !(l.collection_id == record.collection_id && l.record_id == record.id));
         Ok(())
     }
 }

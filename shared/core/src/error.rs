@@ -129,6 +129,16 @@ impl Error {
         Self::Unauthorized("The request requires valid record authorization token.".into())
     }
 
+    /// A rule of `null` (superusers only), PocketBase's answer.
+    pub fn only_superusers() -> Self {
+        Self::Forbidden("Only superusers can perform this action.".into())
+    }
+
+    /// A record that is missing or that the rule hides.
+    pub fn record_not_found() -> Self {
+        Self::NotFound("The requested resource wasn't found.".into())
+    }
+
     pub fn rate_limited(retry_after_secs: i64) -> Self {
         Self::RateLimited { retry_after_secs }
     }

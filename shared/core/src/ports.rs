@@ -62,9 +62,18 @@ pub trait RecordStore: Send + Sync {
         new_unique: &[UniqueKey],
     ) -> StoreResult<()>;
 
-    /// Deletes a record and releases its unique keys in one atomic step, if
-    /// the stored version still equals `record.version` ([`StoreError::Stale`]
-    /// otherwise). Used to undo a record created by a flow that then failed.
+    /// Deletes a record, releases its unique keys and removes every OAuth2
+    /// link of the record ([`ExternalAuthStore`]), if the stored version still
+    /// equals `record.version` ([`StoreError::Stale`] otherwise; then nothing
+    /// is deleted). Record, keys and links go in one atomic step where the
+    /// backend allows it (memory, SQL, DynamoDB up to its 100 items per
+    /// transaction; links past that are removed just before). A link inserted
+    /// concurrently with the delete may survive it: it names a record that no
+    /// longer exists, and the OAuth2 login drops such a link on its next use.
+    /// The record's OTPs and MFA sessions are left to expire: each names the
+    /// record id, which no new record ever gets again, so none can log in.
+    /// Used by the account deletion (`DELETE records/{id}`) and to undo a
+    /// record created by a flow that then failed.
     async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()>;
 }
 

@@ -355,6 +355,43 @@ pub fn new_record_fields(
     out
 }
 
+/// Applies client input to an existing record's custom fields: each of the
+/// collection's own fields present in `input` is validated and cast as on
+/// sign-up; fields not sent keep their values. Hidden fields cannot be set
+/// by clients (PocketBase drops them from the body), autodate fields are
+/// not settable (PocketBase ignores them; `onUpdate` ones are touched by
+/// the update itself), unsupported types and unknown keys are ignored.
+pub fn updated_record_fields(
+    collection: &Collection,
+    input: &Map<String, Value>,
+    current: &Map<String, Value>,
+    errors: &mut FieldErrors,
+) -> Map<String, Value> {
+    let mut out = current.clone();
+    for field in &collection.fields {
+        if field.hidden
+            || matches!(
+                field.kind,
+                FieldKind::Autodate { .. } | FieldKind::Unsupported(_)
+            )
+        {
+            continue;
+        }
+        let Some(given) = input.get(&field.name) else {
+            continue;
+        };
+        match field_value(field, Some(given)) {
+            Ok(v) => {
+                out.insert(field.name.clone(), v);
+            }
+            Err(e) => {
+                errors.insert(field.name.clone(), e);
+            }
+        }
+    }
+    out
+}
+
 /// Marks `onUpdate` autodate fields as changed at `now`.
 pub fn touch_autodates(collection: &Collection, fields: &mut Map<String, Value>, now: Timestamp) {
     for f in &collection.fields {

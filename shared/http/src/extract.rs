@@ -5,10 +5,12 @@
 //! in argument order, so a handler that lists them in this order answers in
 //! this order.
 
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use authgate_core::config::{AppConfig, Collection};
+use authgate_core::model::Record;
 use authgate_core::service::auth::{self, Session};
 use authgate_core::service::guards::{self, Requirement};
 use authgate_core::Error;
@@ -74,9 +76,9 @@ impl<G: Guard> FromRequestParts<AppState> for AuthCollection<G> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
-        let Path(name) = Path::<String>::from_request_parts(parts, app)
+        let name = path_param(parts, app, "collection")
             .await
-            .map_err(|_| Error::missing_collection())?;
+            .ok_or_else(Error::missing_collection)?;
         let config = app.config().await?;
         let collection = guards::auth_collection(&config, &name)?;
         if let Some(requirement) = G::REQUIREMENT {
@@ -115,6 +117,106 @@ impl FromRequestParts<AppState> for Caller {
         )
         .await?;
         Ok(Self(session))
+    }
+}
+
+/// The path parameter `name` (routes may have more than one).
+async fn path_param(parts: &mut Parts, app: &AppState, name: &str) -> Option<String> {
+    Path::<HashMap<String, String>>::from_request_parts(parts, app)
+        .await
+        .ok()
+        .and_then(|mut p| p.0.remove(name))
+}
+
+/// The `{id}` of a `records/{id}` route (PocketBase's 404 when missing).
+pub struct RecordId(pub String);
+
+impl FromRequestParts<AppState> for RecordId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let id = path_param(parts, app, "id")
+            .await
+            .filter(|id| !id.is_empty())
+            .ok_or_else(Error::record_not_found)?;
+        Ok(Self(id))
+    }
+}
+
+/// The caller if the request carries a valid auth token of the route's
+/// collection, else `None`: like PocketBase, an invalid or foreign token
+/// makes a guest, whom the API rules then judge (a store failure is still
+/// a 500). Lists after [`AuthCollection`].
+pub struct MaybeCaller(pub Option<Record>);
+
+impl FromRequestParts<AppState> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let route = AuthCollection::<AnyMethod>::from_request_parts(parts, app).await?;
+        let Ok(Authorization(header)) = Authorization::from_request_parts(parts, app).await;
+        if header.as_deref().is_none_or(|h| h.trim().is_empty()) {
+            return Ok(Self(None));
+        }
+        match auth::authenticate_in(
+            &app.ctx,
+            route.config(),
+            route.collection(),
+            header.as_deref(),
+            app.now(),
+        )
+        .await
+        {
+            Ok(session) => Ok(Self(Some(session.record))),
+            Err(e @ Error::Internal(_)) => Err(e.into()),
+            Err(_) => Ok(Self(None)),
+        }
+    }
+}
+
+/// The caller of a route outside any one collection (`_externalAuths`):
+/// the auth collection and record a valid auth token names, else `None`
+/// (a guest, as [`MaybeCaller`]).
+pub struct AnyCaller {
+    pub config: Arc<AppConfig>,
+    pub index: Option<usize>,
+    pub record: Option<Record>,
+}
+
+impl AnyCaller {
+    /// The caller's collection and record, if logged in.
+    pub fn get(&self) -> Option<(&Collection, &Record)> {
+        let collection = self.config.collections.get(self.index?)?;
+        Some((collection, self.record.as_ref()?))
+    }
+}
+
+impl FromRequestParts<AppState> for AnyCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let config = app.config().await?;
+        let Ok(Authorization(header)) = Authorization::from_request_parts(parts, app).await;
+        let mut caller = Self {
+            config: config.clone(),
+            index: None,
+            record: None,
+        };
+        if header.as_deref().is_none_or(|h| h.trim().is_empty()) {
+            return Ok(caller);
+        }
+        match auth::authenticate(&app.ctx, &config, header.as_deref(), app.now()).await {
+            Ok(found) => {
+                caller.index = config
+                    .collections
+                    .iter()
+                    .position(|c| std::ptr::eq(c, found.collection));
+                caller.record = Some(found.record);
+                Ok(caller)
+            }
+            Err(e @ Error::Internal(_)) => Err(e.into()),
+            Err(_) => Ok(caller),
+        }
     }
 }
 
@@ -262,6 +364,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Common {
                     url::form_urlencoded::parse(q.as_bytes())
                         .into_owned()
                         .collect::<std::collections::HashMap<String, String>>(),
+                )
+                .ok()
+            })
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        Ok(Self(q))
+    }
+}
+
+/// The query of a list request (`page`, `perPage`, `skipTotal`, `filter`,
+/// `sort`; `fields` is read by [`Common`]), ignoring anything malformed.
+pub struct ListParams(pub authgate_core::service::self_service::ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for ListParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts
+            .uri
+            .query()
+            .and_then(|q| {
+                serde_json::to_value(
+                    url::form_urlencoded::parse(q.as_bytes())
+                        .into_owned()
+                        .collect::<HashMap<String, String>>(),
                 )
                 .ok()
             })

@@ -19,6 +19,17 @@ pub fn project(value: Value, fields: Option<&str>) -> Value {
     pick(value, &paths.iter().map(Vec::as_slice).collect::<Vec<_>>())
 }
 
+/// [`project`] applied to each of a list answer's `items`, as PocketBase
+/// applies `?fields=` to list results.
+pub fn project_items(mut value: Value, fields: Option<&str>) -> Value {
+    if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
+        for item in items.iter_mut() {
+            *item = project(std::mem::take(item), fields);
+        }
+    }
+    value
+}
+
 fn pick(value: Value, paths: &[&[&str]]) -> Value {
     let Value::Object(map) = value else {
         return value;

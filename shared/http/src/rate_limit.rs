@@ -4,6 +4,8 @@
 //! (`*:auth` for the logins, by default). Both answer 429 with
 //! `Retry-After` before the handler runs.
 
+use std::collections::HashMap;
+
 use authgate_core::service::rate_limit::{self, Audience};
 use authgate_core::service::{auth, guards};
 use authgate_core::Error;
@@ -35,7 +37,11 @@ pub async fn global(State(app): State<AppState>, req: Request, next: Next) -> Re
 
 /// Counts a collection endpoint's request under its tag rule.
 pub async fn route(State(route): State<Tags>, mut req: Request, next: Next) -> Response {
-    let collection = req.extract_parts::<Path<String>>().await.ok().map(|p| p.0);
+    let collection = req
+        .extract_parts::<Path<HashMap<String, String>>>()
+        .await
+        .ok()
+        .and_then(|mut p| p.0.remove("collection"));
     let Some(collection) = collection else {
         return next.run(req).await;
     };

@@ -12,6 +12,7 @@ mod code_exchange;
 mod create_data;
 mod linking;
 mod providers;
+mod self_service;
 mod sign_in;
 mod store_failures;
 

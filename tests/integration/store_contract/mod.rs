@@ -66,6 +66,7 @@ contract!(
     updating_to_a_taken_unique_value_conflicts_and_changes_nothing,
     updating_from_a_stale_version_fails_and_changes_nothing,
     deleting_a_record_releases_its_unique_values_unless_it_changed,
+    deleting_a_record_removes_its_oauth2_links_and_only_its_own,
     a_counter_allows_limit_hits_per_window_and_starts_a_new_window_after_it,
     concurrent_counter_hits_allow_exactly_the_limit,
     a_hit_given_back_frees_its_slot_only_in_a_live_window,

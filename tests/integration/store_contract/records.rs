@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use authgate_core::model::UniqueKey;
+use authgate_core::model::{ExternalAuth, UniqueKey};
 use authgate_core::ports::{Store, StoreError};
 use serde_json::json;
 
@@ -319,6 +319,75 @@ pub(super) async fn deleting_a_record_releases_its_unique_values_unless_it_chang
     // The email is free again.
     let again = record("deletebbbbbbbbb", "D@example.com");
     store.insert_record(&again, &keys).await.unwrap();
+}
+
+pub(super) async fn deleting_a_record_removes_its_oauth2_links_and_only_its_own(
+    store: Arc<dyn Store>,
+) {
+    let r = record("unlinkaaaaaaaaa", "u@example.com");
+    let other = record("keeplinkaaaaaaa", "k@example.com");
+    let keys = [email_key("u@example.com")];
+    store.insert_record(&r, &keys).await.unwrap();
+    store
+        .insert_record(&other, &[email_key("k@example.com")])
+        .await
+        .unwrap();
+    let link = |record_id: &str, provider: &str, provider_id: &str| ExternalAuth {
+        collection_id: COLL.to_owned(),
+        record_id: record_id.to_owned(),
+        provider: provider.to_owned(),
+        provider_id: provider_id.to_owned(),
+        created: T0,
+    };
+    let google = link(&r.id, "google", "g-1");
+    let github = link(&r.id, "github", "gh-1");
+    let others = link(&other.id, "google", "g-2");
+    for l in [&google, &github, &others] {
+        store.insert_external_auth(l).await.unwrap();
+    }
+
+    // A stale delete removes nothing, links included.
+    let mut stale = r.clone();
+    stale.version = 9;
+    let err = store.delete_record(&stale, &keys).await.unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    assert_eq!(
+        store.list_external_auths(COLL, &r.id).await.unwrap().len(),
+        2
+    );
+
+    store.delete_record(&r, &keys).await.unwrap();
+    assert_eq!(store.get_record(COLL, &r.id).await.unwrap(), None);
+    assert!(store
+        .list_external_auths(COLL, &r.id)
+        .await
+        .unwrap()
+        .is_empty());
+    for (provider, id) in [("google", "g-1"), ("github", "gh-1")] {
+        assert_eq!(
+            store.find_external_auth(COLL, provider, id).await.unwrap(),
+            None,
+            "{provider}"
+        );
+    }
+    // The other record keeps its record and its link.
+    assert_eq!(
+        store.list_external_auths(COLL, &other.id).await.unwrap(),
+        vec![others.clone()]
+    );
+    assert_eq!(
+        store
+            .find_external_auth(COLL, "google", "g-2")
+            .await
+            .unwrap(),
+        Some(others)
+    );
+    assert!(store.get_record(COLL, &other.id).await.unwrap().is_some());
+    // The identity can be linked again, to a new record.
+    store
+        .insert_external_auth(&link("newlinkaaaaaaaa", "google", "g-1"))
+        .await
+        .unwrap();
 }
 
 pub(super) async fn updating_from_a_stale_version_fails_and_changes_nothing(store: Arc<dyn Store>) {

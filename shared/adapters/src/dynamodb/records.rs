@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use authgate_core::model::{Record, Timestamp, UniqueKey};
-use authgate_core::ports::{RecordStore, StoreError, StoreResult};
+use authgate_core::ports::{ExternalAuthStore, RecordStore, StoreError, StoreResult};
 
 use super::codec::{decode_record, marker_attributes, marker_record_id, n, record_attributes};
 use super::{free_or_owned_by, not_exists, Condition, DynamoStore, Item};
@@ -15,6 +15,9 @@ use super::{free_or_owned_by, not_exists, Condition, DynamoStore, Item};
 /// `find_record_by_unique`): outside the `[a-z0-9]` ids records get, and
 /// refused by the id checks on every client-supplied id.
 const STAND_IN_ID: &str = "~";
+
+/// DynamoDB's limit on the items of one `TransactWriteItems`.
+const MAX_TRANSACTION_ITEMS: usize = 100;
 
 impl DynamoStore {
     fn record_item(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<Item> {
@@ -212,23 +215,59 @@ impl RecordStore for DynamoStore {
 
     async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
         let coll = &record.collection_id;
-        let mut items = vec![self.delete(
-            self.record_key(coll, &record.id),
-            Some(version_is(record.version)),
-        )?];
-        for key in dedup(unique) {
-            items.push(self.delete(
-                self.unique_key(coll, key),
-                Some(free_or_owned_by(&record.id)),
-            )?);
+        let markers = dedup(unique);
+        let mut links = self.list_external_auths(coll, &record.id).await?;
+        // A transaction holds at most 100 items; links that do not fit (never
+        // with real provider counts) are removed first. A link without its
+        // record is harmless: the OAuth2 login drops it on its next use.
+        let room = MAX_TRANSACTION_ITEMS.saturating_sub(1 + markers.len()) / 2;
+        while links.len() > room {
+            if let Some(link) = links.pop() {
+                self.delete_external_auth(&link).await?;
+            }
         }
-        match self
-            .transact("TransactWriteItems(delete record)", items)
-            .await?
-        {
-            None => Ok(()),
-            Some(codes) if failed_at(&codes) == Some(0) => Err(StoreError::Stale),
-            Some(codes) => Err(cancelled("delete record", &codes)),
+        // Whether each link's identity item is deleted too: not when it
+        // belongs to another record (only after manual edits), which the
+        // loop finds out from the cancellation and leaves alone, as
+        // `delete_external_auth` does. Bounded by the number of links.
+        let mut owned = vec![true; links.len()];
+        loop {
+            let mut items = vec![self.delete(
+                self.record_key(coll, &record.id),
+                Some(version_is(record.version)),
+            )?];
+            for key in &markers {
+                items.push(self.delete(
+                    self.unique_key(coll, key),
+                    Some(free_or_owned_by(&record.id)),
+                )?);
+            }
+            // Which link each identity item at an index belongs to.
+            let mut identity_at = Vec::new();
+            for (i, link) in links.iter().enumerate() {
+                items.push(self.delete(self.record_external_key(link), None)?);
+                if owned[i] {
+                    identity_at.push((items.len(), i));
+                    items.push(self.delete(
+                        self.external_key(coll, &link.provider, &link.provider_id),
+                        Some(free_or_owned_by(&record.id)),
+                    )?);
+                }
+            }
+            let Some(codes) = self
+                .transact("TransactWriteItems(delete record)", items)
+                .await?
+            else {
+                return Ok(());
+            };
+            match failed_at(&codes) {
+                Some(0) => return Err(StoreError::Stale),
+                Some(at) => match identity_at.iter().find(|(index, _)| *index == at) {
+                    Some((_, link)) => owned[*link] = false,
+                    None => return Err(cancelled("delete record", &codes)),
+                },
+                None => return Err(cancelled("delete record", &codes)),
+            }
         }
     }
 }

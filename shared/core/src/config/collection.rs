@@ -8,9 +8,10 @@ use super::fields::{fields, unique_fields};
 use super::raw::{
     RawCollection, RawMfa, RawOAuth2, RawOtp, RawPasswordAuth, RawTemplate, RawToken,
 };
+use super::rules::RawRules;
 use super::{
     err, AuthAlert, Collection, CollectionKind, ConfigError, Field, FieldKind, MfaConfig,
-    OAuth2Config, OtpConfig, PasswordAuth, Secret, Template, TokenConfig, UniqueField,
+    OAuth2Config, OtpConfig, PasswordAuth, Rules, Secret, Template, TokenConfig, UniqueField,
 };
 
 impl RawCollection {
@@ -25,6 +26,21 @@ impl RawCollection {
         let otp = otp(self.otp, path)?;
         let mfa = mfa(self.mfa, path)?;
         let oauth2 = oauth2(self.oauth2, path)?;
+        let raw_rules = RawRules {
+            list: self.list_rule,
+            view: self.view_rule,
+            create: self.create_rule,
+            update: self.update_rule,
+            delete: self.delete_rule,
+            auth: self.auth_rule,
+        };
+        // Only auth collections' rules are evaluated (base collections are
+        // not served).
+        let rules = if is_auth {
+            raw_rules.validate(path)?
+        } else {
+            Rules::default()
+        };
         let token =
             |key: &str, raw: RawToken, default: i64| token_config(path, is_auth, key, raw, default);
         Ok(Collection {
@@ -43,6 +59,7 @@ impl RawCollection {
             otp,
             mfa,
             oauth2,
+            rules,
             auth_alert: AuthAlert {
                 enabled: self.auth_alert.enabled.unwrap_or(false),
                 email_template: template(self.auth_alert.email_template, defaults::AUTH_ALERT),

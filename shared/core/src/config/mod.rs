@@ -18,11 +18,13 @@ mod collection;
 pub mod defaults;
 mod fields;
 mod raw;
+mod rules;
 mod secrets;
 mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
+pub use rules::{Rule, Rules};
 pub use secrets::{
     collection_id, fill_secrets, has_inline_secrets, merge_secrets, rotate_token_secrets,
     secret_values, split_secrets, TOKEN_KEYS,
@@ -102,6 +104,9 @@ pub struct Collection {
     pub mfa: MfaConfig,
     pub oauth2: OAuth2Config,
     pub auth_alert: AuthAlert,
+    /// API rules (auth collections; a base or view collection keeps the
+    /// defaults, unused).
+    pub rules: Rules,
     pub auth_token: TokenConfig,
     pub verification_token: TokenConfig,
     pub password_reset_token: TokenConfig,

@@ -59,6 +59,24 @@ pub(super) struct RawCollection {
     pub(super) verification_template: Option<RawTemplate>,
     pub(super) reset_password_template: Option<RawTemplate>,
     pub(super) confirm_email_change_template: Option<RawTemplate>,
+    #[serde(deserialize_with = "present")]
+    pub(super) list_rule: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(super) view_rule: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(super) create_rule: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(super) update_rule: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(super) delete_rule: Option<Value>,
+    #[serde(deserialize_with = "present")]
+    pub(super) auth_rule: Option<Value>,
+}
+
+/// A key that is present, `null` included (`Some(Null)`); with
+/// `#[serde(default)]` an absent key stays `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, Default)]

@@ -114,6 +114,7 @@ pub async fn finish_auth(
     factor: Factor<'_>,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
+    check_auth_rule(collection)?;
     if collection.mfa.enabled {
         match factor.mfa_id {
             None => {
@@ -138,6 +139,18 @@ pub async fn finish_auth(
         record: record_json(collection, record, true),
         meta: factor.meta,
     })
+}
+
+/// `authRule`: `null` refuses every login and refresh of the collection
+/// (PocketBase's 403, after the credentials were checked); `""` lets every
+/// record in (the only other form Authgate accepts).
+pub fn check_auth_rule(collection: &Collection) -> Result<()> {
+    if collection.rules.auth == crate::config::Rule::Nobody {
+        return Err(Error::Forbidden(
+            "The request doesn't satisfy the collection requirements to authenticate.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Checks and uses up the MFA session `id` of an earlier, different factor.

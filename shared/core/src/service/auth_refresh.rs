@@ -16,6 +16,7 @@ pub fn auth_refresh(
     session: Session,
     now: Timestamp,
 ) -> Result<AuthOutcome> {
+    super::auth::check_auth_rule(collection)?;
     let token = if session.claims.refreshable == Some(true) {
         token::issue(
             collection,

@@ -20,7 +20,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::config::{AppConfig, Collection, OAuth2Config};
+use crate::config::{AppConfig, Collection, OAuth2Config, Rule};
 use crate::email;
 use crate::error::{Error, FieldError, FieldErrors, Result};
 use crate::model::{AuthMethod, ExternalAuth, Record, Timestamp};
@@ -419,6 +419,11 @@ async fn create_record(
     create_data: Option<Map<String, Value>>,
     now: Timestamp,
 ) -> Result<Record> {
+    // `createRule: null` closes sign-up, OAuth2's included (PocketBase
+    // creates the record through its records create request).
+    if collection.rules.create == Rule::Nobody {
+        return Err(Error::only_superusers());
+    }
     let mut input = create_data.unwrap_or_default();
     let given = input.get("email").map(cast_string).unwrap_or_default();
     let email = if given.trim().is_empty() {

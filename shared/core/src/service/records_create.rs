@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::config::Collection;
+use crate::config::{Collection, Rule};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 use crate::validate::cast_string;
@@ -18,6 +18,11 @@ pub async fn records_create(
     input: Map<String, Value>,
     now: Timestamp,
 ) -> Result<Value> {
+    // `createRule`: `null` closes sign-up (403); `""` is public sign-up
+    // (the owner rule is refused at config load for create).
+    if collection.rules.create == Rule::Nobody {
+        return Err(Error::only_superusers());
+    }
     let email = input.get("email").map(cast_string).unwrap_or_default();
     let (draft, errors) = sign_up::check(
         ctx,

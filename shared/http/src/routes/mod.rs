@@ -3,7 +3,7 @@
 use authgate_core::service::AuthOutcome;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -15,21 +15,29 @@ use crate::state::AppState;
 
 mod auth_methods;
 mod auth_refresh;
+mod auth_revoke;
 mod auth_with_oauth2;
 mod auth_with_otp;
 mod auth_with_password;
 mod confirm_email_change;
 mod confirm_password_reset;
 mod confirm_verification;
+mod external_auths_delete;
+mod external_auths_list;
 mod records_create;
+mod records_delete;
+mod records_list;
+mod records_update;
+mod records_view;
 mod request_email_change;
 mod request_otp;
 mod request_password_reset;
 mod request_verification;
 
-/// For each endpoint under `/api/collections/{collection}/` (its handler
-/// named like its path, with its rate limit tags: PocketBase's action
-/// names): a function in [`single`] building a router of that endpoint
+/// For each endpoint under `/api/collections/` (its handler named like its
+/// path, with its rate limit tags: PocketBase's action names; the
+/// `_externalAuths` routes have no `{collection}` and count under the path
+/// rules only): a function in [`single`] building a router of that endpoint
 /// alone (what its Lambda binary runs, so it links only that handler), and
 /// the whole [`router`] of every endpoint (the local server, the tests).
 macro_rules! endpoints {
@@ -41,7 +49,7 @@ macro_rules! endpoints {
                 #[doc = concat!("`", $path, "` alone.")]
                 pub fn $module(state: AppState) -> Router {
                     finish(Router::new().route(
-                        concat!("/api/collections/{collection}/", $path),
+                        concat!("/api/collections/", $path),
                         endpoint!(state, $method $module $tags),
                     ), state)
                 }
@@ -51,7 +59,7 @@ macro_rules! endpoints {
         /// Builds the router of every endpoint.
         pub fn router(state: AppState) -> Router {
             let router = Router::new()$(.route(
-                concat!("/api/collections/{collection}/", $path),
+                concat!("/api/collections/", $path),
                 endpoint!(state, $method $module $tags),
             ))*;
             finish(router, state)
@@ -73,19 +81,26 @@ macro_rules! endpoint {
 }
 
 endpoints!(
-    get "auth-methods" => auth_methods &["listAuthMethods"],
-    post "auth-with-password" => auth_with_password &["authWithPassword", "auth"],
-    post "request-otp" => request_otp &["requestOTP"],
-    post "auth-with-otp" => auth_with_otp &["authWithOTP", "auth"],
-    post "auth-with-oauth2" => auth_with_oauth2 &["authWithOAuth2", "auth"],
-    post "auth-refresh" => auth_refresh &["authRefresh"],
-    post "records" => records_create &["create"],
-    post "request-verification" => request_verification &["requestVerification"],
-    post "confirm-verification" => confirm_verification &["confirmVerification"],
-    post "request-password-reset" => request_password_reset &["requestPasswordReset"],
-    post "confirm-password-reset" => confirm_password_reset &["confirmPasswordReset"],
-    post "request-email-change" => request_email_change &["requestEmailChange"],
-    post "confirm-email-change" => confirm_email_change &["confirmEmailChange"],
+    get "{collection}/auth-methods" => auth_methods &["listAuthMethods"],
+    post "{collection}/auth-with-password" => auth_with_password &["authWithPassword", "auth"],
+    post "{collection}/request-otp" => request_otp &["requestOTP"],
+    post "{collection}/auth-with-otp" => auth_with_otp &["authWithOTP", "auth"],
+    post "{collection}/auth-with-oauth2" => auth_with_oauth2 &["authWithOAuth2", "auth"],
+    post "{collection}/auth-refresh" => auth_refresh &["authRefresh"],
+    post "{collection}/auth-revoke" => auth_revoke &["authRevoke"],
+    post "{collection}/records" => records_create &["create"],
+    get "{collection}/records" => records_list &["list"],
+    get "{collection}/records/{id}" => records_view &["view"],
+    patch "{collection}/records/{id}" => records_update &["update"],
+    delete "{collection}/records/{id}" => records_delete &["delete"],
+    get "_externalAuths/records" => external_auths_list &["list"],
+    delete "_externalAuths/records/{id}" => external_auths_delete &["delete"],
+    post "{collection}/request-verification" => request_verification &["requestVerification"],
+    post "{collection}/confirm-verification" => confirm_verification &["confirmVerification"],
+    post "{collection}/request-password-reset" => request_password_reset &["requestPasswordReset"],
+    post "{collection}/confirm-password-reset" => confirm_password_reset &["confirmPasswordReset"],
+    post "{collection}/request-email-change" => request_email_change &["requestEmailChange"],
+    post "{collection}/confirm-email-change" => confirm_email_change &["confirmEmailChange"],
 );
 
 /// The layers every router shares: PocketBase's 404 and 405 envelopes, the

@@ -1,0 +1,8 @@
+//! `auth-revoke` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("auth-revoke", routes::single::auth_revoke, None).await
+}

@@ -1,0 +1,13 @@
+//! `external-auths-list` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run(
+        "external-auths-list",
+        routes::single::external_auths_list,
+        None,
+    )
+    .await
+}

@@ -1,0 +1,8 @@
+//! `records-delete` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("records-delete", routes::single::records_delete, None).await
+}

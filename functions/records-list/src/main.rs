@@ -1,0 +1,8 @@
+//! `records-list` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("records-list", routes::single::records_list, None).await
+}

@@ -1,0 +1,8 @@
+//! `records-update` Lambda: that endpoint alone, wired once per cold start.
+
+use authgate_http::{lambda, routes};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda::BoxError> {
+    lambda::run("records-update", routes::single::records_update, None).await
+}
