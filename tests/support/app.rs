@@ -15,7 +15,7 @@ use std::time::Duration;
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::system::OsRandom;
-use authgate_core::config::{fill_secrets, AppConfig};
+use authgate_core::config::{fill_secrets, split_secrets, AppConfig};
 use authgate_core::ports::{Clock, Mailer, SecretStore, Store};
 use authgate_core::service::mail_sender::{self, Delivery};
 use authgate_core::service::Ctx;
@@ -79,6 +79,28 @@ impl Default for Options {
             sender: Some(authgate_http::local_sender::DEFAULT_INTERVAL),
             secrets: None,
         }
+    }
+}
+
+impl Options {
+    /// These options with `config` applied the way `authgate collections
+    /// apply` leaves it: token and OAuth2 client secrets filled in and kept
+    /// in `secrets`, the rest saved to `store` (a memory store when none is
+    /// given); the server then reads it the way the Lambdas do
+    /// ([`Options::secrets`], merged at each cache refresh).
+    pub async fn applied(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        let store = self
+            .store
+            .take()
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let mut doc = std::mem::take(&mut self.config);
+        fill_secrets(&mut doc, None, &OsRandom);
+        let stored = split_secrets(&mut doc);
+        secrets.save_secrets(&stored).await.expect("save secrets");
+        store.save_config(&doc).await.expect("save config");
+        self.store = Some(store);
+        self.secrets = Some(secrets);
+        self
     }
 }
 
