@@ -336,11 +336,31 @@ impl World {
         query: &str,
         token: Option<&str>,
     ) -> (u16, Value) {
+        let path = format!("{collection}/{}", path_of(slug));
+        let params = json!({ "collection": collection });
+        self.send_to(router, slug, &path, params, body, query, token)
+            .await
+    }
+
+    /// [`World::send`] to `path` (after `/api/collections/`) with the path
+    /// parameters `params`, for the routes with a record id or without a
+    /// `{collection}`.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_to(
+        &self,
+        router: &Router,
+        slug: &str,
+        path: &str,
+        params: Value,
+        body: Value,
+        query: &str,
+        token: Option<&str>,
+    ) -> (u16, Value) {
         let mut ev = event(&format!("{slug}.v2.json"));
-        let path = format!("/api/collections/{collection}/{}", path_of(slug));
+        let path = format!("/api/collections/{path}");
         ev["rawPath"] = json!(path);
         ev["requestContext"]["http"]["path"] = json!(path);
-        ev["pathParameters"]["collection"] = json!(collection);
+        ev["pathParameters"] = params;
         ev["rawQueryString"] = json!(query);
         ev["queryStringParameters"] = Value::Null;
         if let Some(h) = ev["headers"].as_object_mut() {
@@ -424,6 +444,27 @@ async fn mailed_token(w: &World, email: &str, marker: &str) -> String {
         .rev()
         .find_map(|m| m.token_after(marker))
         .unwrap_or_else(|| panic!("no {marker} mail to {email}"))
+}
+
+/// A request to the full server (set-up steps), as `token`.
+async fn send_full(
+    w: &World,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let res = w
+        .app
+        .http
+        .request(method, format!("{}/api/collections/{path}", w.app.base))
+        .header("Authorization", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
 }
 
 async fn run_scenarios(w: &World) -> Recorded {
@@ -865,7 +906,9 @@ async fn run_scenarios(w: &World) -> Recorded {
         let body = |(code, verifier): &(String, String)| json!({"provider": "oidc", "code": code, "codeVerifier": verifier, "redirectURL": REDIRECT});
         let (st, created) = w.send(&r, s, "people", body(&first), "", None).await;
         assert_eq!(st, 200, "{created}");
-        // The record vanishes (with its unique markers), its link stays.
+        // The record vanishes (with its unique markers and links), and a
+        // link inserted concurrently with the deletion stays, naming no
+        // record.
         let people = w.app.config.collection("people").unwrap();
         let id = created["record"]["id"].as_str().unwrap();
         let gone = w
@@ -875,8 +918,16 @@ async fn run_scenarios(w: &World) -> Recorded {
             .await
             .unwrap()
             .unwrap();
+        let links = w
+            .app
+            .store
+            .list_external_auths(&people.id, id)
+            .await
+            .unwrap();
+        assert_eq!(links.len(), 1);
         let keys = authgate_core::validate::unique_keys(people, &gone);
         w.app.store.delete_record(&gone, &keys).await.unwrap();
+        w.app.store.insert_external_auth(&links[0]).await.unwrap();
         let (st, res) = w.send(&r, s, "people", body(&again), "", None).await;
         assert_eq!(st, 200, "{res}");
         assert_ne!(res["record"]["id"], created["record"]["id"], "created anew");
@@ -908,6 +959,364 @@ async fn run_scenarios(w: &World) -> Recorded {
         let keys =
             authgate_core::validate::unique_keys(w.app.config.collection("people").unwrap(), &rec);
         store.delete_record(&rec, &keys).await.unwrap();
+    });
+
+    // Account self-service ([10]). `self_a`/`self_b` are two `users`, the
+    // `people` records have an OAuth2 link each (and `deleted` a handle).
+    let (self_a, self_b) = (member(w, "users").await, member(w, "users").await);
+    let rec_a = w.app.stored_record("users", &self_a).await;
+    let rec_b = w.app.stored_record("users", &self_b).await;
+    let token_sa = w.app.login("users", &self_a, PASSWORD).await;
+    let record_path = |id: &str| format!("users/records/{id}");
+    let record_params = |coll: &str, id: &str| json!({"collection": coll, "id": id});
+
+    function!("records-list", records_list, |r| {
+        let s = "records-list";
+        let q = "page=1&perPage=1000&skipTotal=1";
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                "users/records",
+                json!({"collection": "users"}),
+                Value::Null,
+                q,
+                Some(&token_sa),
+            )
+            .await;
+        assert_eq!(st, 200, "{list}");
+        assert_eq!(list["items"][0]["id"], rec_a.id.as_str(), "{list}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                "users/records",
+                json!({"collection": "users"}),
+                Value::Null,
+                q,
+                None,
+            )
+            .await;
+        assert_eq!((st, &list["items"]), (200, &json!([])), "anonymous");
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                "users/records",
+                json!({"collection": "users"}),
+                Value::Null,
+                q,
+                Some("x.y.z"),
+            )
+            .await;
+        assert_eq!((st, &list["items"]), (200, &json!([])), "bad token");
+        let (st, _) = w
+            .send_to(
+                &r,
+                s,
+                "nope/records",
+                json!({"collection": "nope"}),
+                Value::Null,
+                q,
+                None,
+            )
+            .await;
+        assert_eq!(st, 404);
+    });
+
+    function!("records-view", records_view, |r| {
+        let s = "records-view";
+        let (st, own) = w
+            .send_to(
+                &r,
+                s,
+                &record_path(&rec_a.id),
+                record_params("users", &rec_a.id),
+                Value::Null,
+                "",
+                Some(&token_sa),
+            )
+            .await;
+        assert_eq!(st, 200, "{own}");
+        assert_eq!(own["email"], self_a.as_str());
+        for (id, token) in [
+            (rec_b.id.as_str(), Some(token_sa.as_str())),
+            (rec_a.id.as_str(), None),
+            ("aaaaaaaaaaaaaaa", Some(token_sa.as_str())),
+            (rec_a.id.as_str(), Some("x.y.z")),
+        ] {
+            let (st, body) = w
+                .send_to(
+                    &r,
+                    s,
+                    &record_path(id),
+                    record_params("users", id),
+                    Value::Null,
+                    "",
+                    token,
+                )
+                .await;
+            assert_eq!(st, 404, "{id} {token:?}: {body}");
+        }
+    });
+
+    // The update: profile field, a unique field (`people`' handle: its
+    // marker moves), a refused email change, a wrong old password (counted),
+    // someone else's record and no token, then the password change (its
+    // sessions end).
+    let updater = member(w, "people").await;
+    let upd = w.app.stored_record("people", &updater).await;
+    let token_u = w.app.login("people", &updater, PASSWORD).await;
+    let token_b = w.app.login("users", &self_b, PASSWORD).await;
+    function!("records-update", records_update, |r| {
+        let s = "records-update";
+        let path = format!("people/records/{}", upd.id);
+        let params = record_params("people", &upd.id);
+        let t = Some(token_u.as_str());
+        let handle = unique("handle").to_lowercase();
+        for body in [
+            json!({"name": "Renamed"}),
+            json!({"handle": handle}),
+            json!({"handle": format!("{handle}2")}),
+        ] {
+            let (st, res) = w.send_to(&r, s, &path, params.clone(), body, "", t).await;
+            assert_eq!(st, 200, "{res}");
+        }
+        let (st, res) = w
+            .send_to(
+                &r,
+                s,
+                &path,
+                params.clone(),
+                json!({"email": unique_email("iam-x")}),
+                "",
+                t,
+            )
+            .await;
+        assert_eq!(st, 400, "email: {res}");
+        let change = |old: &str| json!({"oldPassword": old, "password": "new-password-1", "passwordConfirm": "new-password-1"});
+        let (st, res) = w
+            .send_to(
+                &r,
+                s,
+                &path,
+                params.clone(),
+                change("wrong-password"),
+                "",
+                t,
+            )
+            .await;
+        assert_eq!(st, 400, "wrong old password: {res}");
+        let other = format!("users/records/{}", rec_a.id);
+        let (st, _) = w
+            .send_to(
+                &r,
+                s,
+                &other,
+                record_params("users", &rec_a.id),
+                json!({"name": "x"}),
+                "",
+                Some(&token_b),
+            )
+            .await;
+        assert_eq!(st, 404, "someone else's");
+        let (st, _) = w
+            .send_to(&r, s, &path, params.clone(), json!({"name": "x"}), "", None)
+            .await;
+        assert_eq!(st, 404, "anonymous");
+        let (st, res) = w
+            .send_to(&r, s, &path, params.clone(), change(PASSWORD), "", t)
+            .await;
+        assert_eq!(st, 200, "password change: {res}");
+        let (st, _) = w
+            .send_to(&r, s, &path, params.clone(), json!({"name": "y"}), "", t)
+            .await;
+        assert_eq!(st, 404, "the session ended");
+    });
+
+    // Deletion of a record with an OAuth2 link and two unique values.
+    let doomed = linked_unverified(w, "people").await;
+    let token_d = w.app.login("people", &doomed, PASSWORD).await;
+    let dead = w.app.stored_record("people", &doomed).await;
+    let (st, res) = send_full(
+        w,
+        reqwest::Method::PATCH,
+        &format!("people/records/{}", dead.id),
+        &token_d,
+        json!({"handle": unique("doomed").to_lowercase()}),
+    )
+    .await;
+    assert_eq!(st, 200, "{res}");
+    function!("records-delete", records_delete, |r| {
+        let s = "records-delete";
+        let path = format!("people/records/{}", dead.id);
+        let params = record_params("people", &dead.id);
+        let (st, _) = w
+            .send_to(&r, s, &path, params.clone(), Value::Null, "", None)
+            .await;
+        assert_eq!(st, 404, "anonymous");
+        let other = format!("users/records/{}", rec_b.id);
+        let (st, _) = w
+            .send_to(
+                &r,
+                s,
+                &other,
+                record_params("users", &rec_b.id),
+                Value::Null,
+                "",
+                Some(&token_sa),
+            )
+            .await;
+        assert_eq!(st, 404, "someone else's");
+        let (st, res) = w
+            .send_to(
+                &r,
+                s,
+                &path,
+                params.clone(),
+                Value::Null,
+                "",
+                Some(&token_d),
+            )
+            .await;
+        assert_eq!(st, 204, "{res}");
+        let (st, _) = w
+            .send_to(&r, s, &path, params, Value::Null, "", Some(&token_d))
+            .await;
+        assert_eq!(st, 404, "gone, its token too");
+    });
+    let people = w.app.config.collection("people").unwrap();
+    assert!(w
+        .app
+        .store
+        .list_external_auths(&people.id, &dead.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // `_externalAuths`: the owner's links, and nobody else's.
+    let linker = linked_unverified(w, "people").await;
+    let token_l = w.app.login("people", &linker, PASSWORD).await;
+    let lrec = w.app.stored_record("people", &linker).await;
+    let filter = |id: &str| {
+        format!(
+            "page=1&perPage=1000&skipTotal=1&filter={}",
+            url::form_urlencoded::byte_serialize(format!("recordRef = \"{id}\"").as_bytes())
+                .collect::<String>()
+        )
+    };
+    let mut link_ids = Vec::new();
+    function!("external-auths-list", external_auths_list, |r| {
+        let s = "external-auths-list";
+        let path = "_externalAuths/records";
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                path,
+                Value::Null,
+                Value::Null,
+                &filter(&lrec.id),
+                Some(&token_l),
+            )
+            .await;
+        assert_eq!(st, 200, "{list}");
+        for item in list["items"].as_array().unwrap() {
+            link_ids.push(item["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(link_ids.len(), 1, "{list}");
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                path,
+                Value::Null,
+                Value::Null,
+                &filter(&lrec.id),
+                Some(&token_sa),
+            )
+            .await;
+        assert_eq!((st, &list["items"]), (200, &json!([])), "someone else's");
+        let (st, list) = w
+            .send_to(
+                &r,
+                s,
+                path,
+                Value::Null,
+                Value::Null,
+                &filter(&lrec.id),
+                None,
+            )
+            .await;
+        assert_eq!((st, &list["items"]), (200, &json!([])), "anonymous");
+        let (st, _) = w
+            .send_to(
+                &r,
+                s,
+                path,
+                Value::Null,
+                Value::Null,
+                "filter=provider%3D1",
+                Some(&token_l),
+            )
+            .await;
+        assert_eq!(st, 400, "unsupported filter");
+    });
+
+    function!("external-auths-delete", external_auths_delete, |r| {
+        let s = "external-auths-delete";
+        let id = link_ids[0].as_str();
+        let path = format!("_externalAuths/records/{id}");
+        let params = json!({ "id": id });
+        for token in [None, Some(token_sa.as_str())] {
+            let (st, _) = w
+                .send_to(&r, s, &path, params.clone(), Value::Null, "", token)
+                .await;
+            assert_eq!(st, 404, "{token:?}");
+        }
+        let (st, res) = w
+            .send_to(
+                &r,
+                s,
+                &path,
+                params.clone(),
+                Value::Null,
+                "",
+                Some(&token_l),
+            )
+            .await;
+        assert_eq!(st, 204, "{res}");
+        let (st, _) = w
+            .send_to(&r, s, &path, params, Value::Null, "", Some(&token_l))
+            .await;
+        assert_eq!(st, 404, "unlinked");
+    });
+
+    let token_rv = w.app.login("users", &self_b, PASSWORD).await;
+    function!("auth-revoke", auth_revoke, |r| {
+        let s = "auth-revoke";
+        assert_eq!(w.send(&r, s, "users", Value::Null, "", None).await.0, 401);
+        assert_eq!(
+            w.send(&r, s, "users", Value::Null, "", Some(&token_rv))
+                .await
+                .0,
+            204
+        );
+        assert_eq!(
+            w.send(&r, s, "users", Value::Null, "", Some(&token_rv))
+                .await
+                .0,
+            401,
+            "revoked"
+        );
+        assert_eq!(
+            w.send(&r, s, "otpusers", Value::Null, "", Some(&token_sa))
+                .await
+                .0,
+            403,
+            "another collection's token"
+        );
     });
 
     // The mailer: the shipped stream event, pointed at a queued mail, then
