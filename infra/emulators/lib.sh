@@ -3,6 +3,7 @@
 # own: `source infra/emulators/lib.sh; emulators_setup; emulators_start; ...; emulators_stop`).
 #
 #   DynamoDB  moto 5.2.5 server            health GET /moto-api/        (state: POST /moto-api/reset)
+#   (moto also serves Secrets Manager: AWS_ENDPOINT_URL_SECRETS_MANAGER)
 #   SES v2    aws-ses-v2-local 2.10.2      health GET /health-check     (mail: GET /store?since=<unix>)
 #   OAuth2    infra/node/oauth2-mock.mjs   health GET /.well-known/openid-configuration
 #
@@ -126,6 +127,8 @@ emulators_start() {
   export AWS_EC2_METADATA_DISABLED=true
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$moto_port"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$ses_port"
+  # moto serves Secrets Manager too (the token and OAuth2 client secrets).
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$moto_port"
   export AUTHGATE_TEST_MOTO="http://127.0.0.1:$moto_port"
   export AUTHGATE_TEST_SES="http://127.0.0.1:$ses_port"
   export AUTHGATE_TEST_OAUTH2="http://127.0.0.1:$oauth_port"
@@ -138,6 +141,7 @@ emulators_print_env() {
   local v
   for v in AWS_REGION AWS_DEFAULT_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
     AWS_EC2_METADATA_DISABLED AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_SESV2 \
+    AWS_ENDPOINT_URL_SECRETS_MANAGER \
     AUTHGATE_TEST_MOTO AUTHGATE_TEST_SES AUTHGATE_TEST_OAUTH2 AUTHGATE_NODE_DIR; do
     printf 'export %s=%q\n' "$v" "${!v}"
   done

@@ -5,9 +5,11 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
-use authgate_core::ports::ConfigStore;
+use authgate_core::config::secret_values;
+use authgate_core::ports::{ConfigStore, SecretStore};
 use authgate_tests::{
-    bin_dir, dynamodb_client, moto_url, read_mails, repo_root, temp_dir, unique, unique_email,
+    bin_dir, dynamodb_client, moto_secrets, moto_url, read_mails, repo_root, temp_dir, unique,
+    unique_email,
 };
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -22,13 +24,21 @@ fn authgate() -> std::path::PathBuf {
     bin
 }
 
-/// `authgate collections apply <file>` into `table` on moto.
+/// `authgate collections apply <file>` into `table` on moto, secrets into
+/// the Secrets Manager secret named after the table.
 async fn collections_apply(file: &Path, table: &str) -> Output {
+    collections(&["apply".as_ref(), file.as_os_str()], table).await
+}
+
+/// `authgate collections <args>` on `table` and its secret (same name) on moto.
+pub(crate) async fn collections(args: &[&std::ffi::OsStr], table: &str) -> Output {
     tokio::process::Command::new(authgate())
-        .args(["collections", "apply"])
-        .arg(file)
+        .arg("collections")
+        .args(args)
         .env("AUTHGATE_TABLE", table)
+        .env("AUTHGATE_SECRET_ID", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url())
         .output()
         .await
         .unwrap()
@@ -64,6 +74,14 @@ async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
         body["password"]["identityFields"],
         serde_json::json!(["email"])
     );
+    // The token secrets live in the data directory, readable by their owner only.
+    let file = data.join("secrets.json");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(secret_values(&stored).len(), 5);
     let _ = child.kill().await;
 }
 
@@ -140,24 +158,42 @@ async fn collections_apply_is_idempotent_keeps_secrets_and_never_prints_them() {
         String::from_utf8_lossy(&first.stderr)
     );
     let store = DynamoStore::new(dynamodb_client().await, table.clone());
+    let secrets = moto_secrets(&table).await;
     let doc1 = store.load_config().await.unwrap().expect("stored");
-    let secret = doc1["collections"][0]["authToken"]["secret"]
+    let secrets1 = secrets
+        .load_secrets()
+        .await
+        .unwrap()
+        .expect("secrets stored");
+    let secret = secrets1["collections"]["_pb_users_auth_"]["authToken"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(secret.len(), 50);
+    let all = secret_values(&secrets1);
+    assert_eq!(
+        all.len(),
+        6,
+        "five token secrets and the GitHub client secret"
+    );
 
     let second = collections_apply(&example, &table).await;
     assert!(second.status.success());
     let doc2 = store.load_config().await.unwrap().unwrap();
     assert_eq!(doc1, doc2, "a second apply changes nothing");
+    assert_eq!(
+        secrets.load_secrets().await.unwrap(),
+        Some(secrets1.clone())
+    );
     for out in [&first, &second] {
         let printed = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(!printed.contains(&secret), "secrets are never printed");
+        for s in &all {
+            assert!(!printed.contains(s.as_str()), "secrets are never printed");
+        }
     }
 
     let bad = temp_dir("badcfg").join("bad.json");

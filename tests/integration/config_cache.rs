@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::secrets::MemorySecrets;
 use authgate_core::config::{fill_secrets, AppConfig};
 use authgate_core::ports::{ConfigStore, Store};
 use authgate_http::config_source::{CachedStoreConfig, ConfigSource};
@@ -20,7 +21,12 @@ fn doc(app_name: &str) -> serde_json::Value {
 async fn the_config_is_reread_only_after_its_ttl_and_a_bad_refresh_keeps_the_last_good_one() {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new());
-    let source = CachedStoreConfig::new(store.clone() as Arc<dyn Store>, clock.clone(), 30);
+    let source = CachedStoreConfig::new(
+        store.clone() as Arc<dyn Store>,
+        Arc::new(MemorySecrets::new()),
+        clock.clone(),
+        30,
+    );
 
     assert!(
         source.current().await.is_err(),

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::pocketbase::{import, ImportError, Options, Report};
+use authgate_adapters::secrets::MemorySecrets;
 use authgate_adapters::system::OsRandom;
-use authgate_core::config::InStore;
+use authgate_core::config::{has_inline_secrets, load_deployed, Deployed};
 use authgate_core::model::Timestamp;
+use authgate_core::ports::SecretStore;
 use authgate_core::ports::Store;
 use authgate_tests::pocketbase::PocketBase;
 use authgate_tests::{bin_dir, oauth2_mock_url, temp_dir, unique, TestApp};
@@ -176,28 +178,47 @@ async fn pocketbase_app() -> PbApp {
     }
 }
 
-async fn run_import(store: &Arc<dyn Store>, from: &Path, dry_run: bool) -> Report {
+/// A store and the secret store beside it, as `collections apply` leaves
+/// a deployment.
+struct Target {
+    store: Arc<dyn Store>,
+    secrets: Arc<dyn SecretStore>,
+}
+
+fn target(store: Arc<dyn Store>) -> Target {
+    Target {
+        store,
+        secrets: Arc::new(MemorySecrets::new()),
+    }
+}
+
+async fn run_import(t: &Target, from: &Path, dry_run: bool) -> Report {
     let opts = Options {
         dry_run,
         progress: false,
     };
-    let config = InStore {
-        store: store.as_ref(),
+    let config = Deployed {
+        store: t.store.as_ref(),
+        secrets: t.secrets.as_ref(),
         rng: &OsRandom,
     };
-    import(store.clone(), &config, from, &opts, now())
+    import(t.store.clone(), &config, from, &opts, now())
         .await
         .expect("import")
 }
 
-/// Authgate serving what was imported into `store` (rate limit rules off:
-/// every test request comes from 127.0.0.1).
-async fn serve(store: Arc<dyn Store>) -> TestApp {
-    let mut config = store.load_config().await.unwrap().expect("imported config");
+/// Authgate serving what was imported (the deployed config: the store's
+/// document with its secrets), rate limit rules off: every test request
+/// comes from 127.0.0.1.
+async fn serve(t: &Target) -> TestApp {
+    let mut config = load_deployed(t.store.as_ref(), t.secrets.as_ref())
+        .await
+        .unwrap()
+        .expect("imported config");
     config["rateLimits"] = json!({"enabled": false});
     TestApp::spawn_with(authgate_tests::Options {
         config,
-        store: Some(store),
+        store: Some(t.store.clone()),
         ..Default::default()
     })
     .await
@@ -211,8 +232,9 @@ fn is_argon2id(hash: &str) -> bool {
 async fn a_pocketbase_app_moves_with_its_passwords_sessions_and_oauth2_links() {
     let mut src = pocketbase_app().await;
     src.pb.stop().await;
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let report = run_import(&store, src.pb.pb_data(), false).await;
+    let t = target(Arc::new(MemoryStore::new()));
+    let store = t.store.clone();
+    let report = run_import(&t, src.pb.pb_data(), false).await;
     let summary = report.to_string();
     assert_eq!(report.collections, ["users", "members"], "{summary}");
     assert_eq!(report.records.imported, 4, "{summary}");
@@ -234,6 +256,8 @@ async fn a_pocketbase_app_moves_with_its_passwords_sessions_and_oauth2_links() {
     // The config: PocketBase's settings, secrets and rules, narrowed where
     // Authgate enforces less.
     let doc = store.load_config().await.unwrap().unwrap();
+    assert!(!has_inline_secrets(&doc), "secrets go to the secret store");
+    assert!(t.secrets.load_secrets().await.unwrap().is_some());
     assert_eq!(doc["meta"]["appURL"], APP_URL);
     let members = doc["collections"]
         .as_array()
@@ -247,7 +271,7 @@ async fn a_pocketbase_app_moves_with_its_passwords_sessions_and_oauth2_links() {
     assert_eq!(members["updateRule"], Value::Null);
     assert_eq!(members["otp"]["length"], 6);
 
-    let app = serve(store.clone()).await;
+    let app = serve(&t).await;
 
     // The session PocketBase issued before the move refreshes.
     assert_eq!(app.refresh_status("members", &src.ann_token).await, 200);
@@ -349,12 +373,14 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     let from = src.pb.pb_data().to_path_buf();
 
     // A dry run into an empty store reports everything and writes nothing.
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let dry = run_import(&store, &from, true).await;
+    let t = target(Arc::new(MemoryStore::new()));
+    let store = t.store.clone();
+    let dry = run_import(&t, &from, true).await;
     assert!(dry.dry_run && dry.config_changed);
     assert_eq!((dry.records.imported, dry.links.imported), (4, 1));
     assert!(dry.to_string().contains("dry run: nothing written"));
     assert!(store.load_config().await.unwrap().is_none());
+    assert!(t.secrets.load_secrets().await.unwrap().is_none());
     let members_id = src.members_id.as_str();
     assert!(store
         .get_record(members_id, &src.ann.id)
@@ -367,8 +393,8 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
         .unwrap()
         .is_none());
 
-    run_import(&store, &from, false).await;
-    let again = run_import(&store, &from, false).await;
+    run_import(&t, &from, false).await;
+    let again = run_import(&t, &from, false).await;
     assert!(!again.config_changed, "{again}");
     assert_eq!(again.records.unchanged, 4, "{again}");
     assert_eq!(again.links.unchanged, 1, "{again}");
@@ -376,14 +402,14 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     assert!(again.to_string().contains("4 unchanged"), "{again}");
 
     // A login upgrades ann's hash in Authgate: a later import keeps it.
-    let app = serve(store.clone()).await;
+    let app = serve(&t).await;
     assert_eq!(
         app.login_status("members", &src.ann.email, &src.ann.password)
             .await,
         200
     );
     let upgraded = app.stored_record("members", &src.ann.email).await;
-    let third = run_import(&store, &from, false).await;
+    let third = run_import(&t, &from, false).await;
     assert_eq!(third.records.unchanged, 4, "{third}");
     assert_eq!(app.stored_record("members", &src.ann.email).await, upgraded);
 
@@ -395,14 +421,14 @@ async fn re_running_the_import_changes_nothing_and_a_dry_run_writes_nothing() {
     assert_eq!(status, 200, "{body}");
     src.pb.stop().await;
     let before = app.stored_record("members", &src.bob.email).await;
-    let dry = run_import(&store, &from, true).await;
+    let dry = run_import(&t, &from, true).await;
     assert_eq!(
         (dry.records.changed, dry.records.unchanged),
         (1, 3),
         "{dry}"
     );
     assert_eq!(app.stored_record("members", &src.bob.email).await, before);
-    let real = run_import(&store, &from, false).await;
+    let real = run_import(&t, &from, false).await;
     assert_eq!(
         (real.records.changed, real.records.unchanged),
         (1, 3),
@@ -424,9 +450,10 @@ fn sqlite(path: &Path, sql: &str) {
 }
 
 async fn import_error(from: &Path) -> ImportError {
-    let store = MemoryStore::new();
-    let config = InStore {
+    let (store, secrets) = (MemoryStore::new(), MemorySecrets::new());
+    let config = Deployed {
         store: &store,
+        secrets: &secrets,
         rng: &OsRandom,
     };
     match import(
@@ -502,8 +529,7 @@ async fn a_newer_or_locked_database_is_refused_and_the_cli_exits_non_zero() {
         &app_migration,
         "INSERT INTO _migrations (file, applied) VALUES ('1999999999_created_posts.js', 0)",
     );
-    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    run_import(&store, &app_migration, true).await;
+    run_import(&target(Arc::new(MemoryStore::new())), &app_migration, true).await;
 
     // Locked: another process holds an exclusive lock.
     let locked = dir.join("locked.db");
@@ -646,20 +672,21 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
 async fn the_import_into_dynamodb_keeps_passwords_sessions_and_links_too() {
     let mut src = pocketbase_app().await;
     src.pb.stop().await;
-    let store: Arc<dyn Store> = authgate_tests::dynamo_store().await;
-    let report = run_import(&store, src.pb.pb_data(), false).await;
+    let t = target(authgate_tests::dynamo_store().await);
+    let store = t.store.clone();
+    let report = run_import(&t, src.pb.pb_data(), false).await;
     assert_eq!(
         (report.records.imported, report.links.imported),
         (4, 1),
         "{report}"
     );
-    let again = run_import(&store, src.pb.pb_data(), false).await;
+    let again = run_import(&t, src.pb.pb_data(), false).await;
     assert_eq!(
         (again.records.unchanged, again.links.unchanged),
         (4, 1),
         "{again}"
     );
-    let app = serve(store.clone()).await;
+    let app = serve(&t).await;
     assert_eq!(app.refresh_status("members", &src.ann_token).await, 200);
     assert_eq!(
         app.login_status("users", &src.carl.email, &src.carl.password)

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
-use authgate_core::config::{fill_secrets, AppConfig};
-use authgate_core::ports::ConfigStore;
-use authgate_tests::{bin_dir, dynamodb_client, moto_url, repo_root, unique};
+use authgate_core::config::{fill_secrets, split_secrets, AppConfig};
+use authgate_core::ports::{ConfigStore, SecretStore};
+use authgate_tests::{bin_dir, dynamodb_client, moto_secrets, moto_url, repo_root, unique};
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -89,7 +89,9 @@ async fn fresh_table() -> String {
 }
 
 /// A table of its own holding the default config as changed by `edit`
-/// (e.g. its `rateLimits`), secrets filled in.
+/// (e.g. its `rateLimits`), as `authgate collections apply` leaves it: the
+/// secrets in a Secrets Manager secret named after the table (on moto), the
+/// rest in the table.
 pub(crate) async fn table_with_config(edit: impl FnOnce(&mut Value)) -> String {
     let table = unique("authgate-lambda-");
     let store = DynamoStore::new(dynamodb_client().await, table.clone());
@@ -97,6 +99,12 @@ pub(crate) async fn table_with_config(edit: impl FnOnce(&mut Value)) -> String {
     let mut doc = AppConfig::default_document();
     edit(&mut doc);
     fill_secrets(&mut doc, None, &authgate_adapters::system::OsRandom);
+    let secrets = split_secrets(&mut doc);
+    moto_secrets(&table)
+        .await
+        .save_secrets(&secrets)
+        .await
+        .expect("save secrets");
     store.save_config(&doc).await.expect("save config");
     table
 }
@@ -155,7 +163,9 @@ pub(crate) async fn invoke_with(
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/test")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
         .env("AUTHGATE_TABLE", table)
+        .env("AUTHGATE_SECRET_ID", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
+        .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url())
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
         .envs(env.iter().cloned())
         .stdout(Stdio::null())
@@ -324,6 +334,54 @@ async fn each_function_binary_serves_its_own_route_and_404s_every_other() {
     )
     .await;
     assert_eq!(status(&res[0]), 404, "{}", res[0]);
+}
+
+/// Every request leaves one JSON log line with the Lambda request id, the
+/// function, the collection and the outcome; a login attempt for a known
+/// account names its record id (never the identity typed), so failed logins
+/// of one account can be queried (docs/security.md, "Logs").
+#[tokio::test]
+async fn request_logs_carry_request_id_function_collection_outcome_and_record() {
+    let table = fresh_table().await;
+    let res = invoke(
+        "records-create",
+        &table,
+        vec![event("records-create.v2.json")],
+    )
+    .await;
+    let record_id = body(&res[0])["id"].as_str().unwrap().to_owned();
+    let mut wrong = event("auth-with-password.v2.json");
+    wrong["body"] = json!(r#"{"identity":"lambda@example.com","password":"wrong-password"}"#);
+    let (res, logs) = invoke_with(
+        "auth-with-password",
+        &table,
+        &[],
+        vec![wrong, event("auth-with-password.v2.json")],
+    )
+    .await;
+    assert_eq!(status(&res[0]), 400);
+    assert_eq!(status(&res[1]), 200);
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 2, "{logs}");
+    for (line, (id, outcome)) in lines.iter().zip([
+        ("req-auth-with-password-0", "auth_failed"),
+        ("req-auth-with-password-1", "ok"),
+    ]) {
+        assert_eq!(line["span"]["request_id"], id, "{line}");
+        assert_eq!(line["span"]["function"], "auth-with-password", "{line}");
+        assert_eq!(line["span"]["collection"], "users", "{line}");
+        assert_eq!(line["span"]["record"], record_id.as_str(), "{line}");
+        assert_eq!(line["fields"]["outcome"], outcome, "{line}");
+    }
+    assert!(
+        !logs.contains("lambda@example.com"),
+        "no address in the logs"
+    );
+    assert!(!logs.contains("wrong-password"));
 }
 
 /// `event` with an `Authorization` header (v2 or v1 shape).

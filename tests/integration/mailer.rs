@@ -258,7 +258,10 @@ impl Deployment {
             .expect("enable the table's stream");
         let mut doc = config_with(vec![]);
         fill_secrets(&mut doc, None, &OsRandom);
-        // What `authgate collections apply` stores; the function reads it.
+        // A config item with its secrets inline, as stored before the secret
+        // store existed: the function (whose secret does not exist) still
+        // reads them, the path a stack takes between its upgrade and the
+        // next `authgate collections apply`.
         store.save_config(&doc).await.expect("save config");
         let request_mailer = FailingMailer::new();
         let app = TestApp::spawn_with(Options {

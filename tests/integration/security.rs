@@ -345,3 +345,39 @@ async fn answers_carrying_tokens_otp_ids_or_pkce_verifiers_forbid_caching() {
         assert_eq!(cc, "no-store", "{what} must not be cached");
     }
 }
+
+/// A failed password or OTP login of a known account is logged with the
+/// account's record id and the `auth_failed` outcome, never with the
+/// address typed (docs/security.md, "Alarms, logs, abuse budget").
+#[tokio::test]
+async fn failed_logins_of_an_account_are_logged_by_record_id_not_by_address() {
+    let app = TestApp::with_config(authgate_tests::config_with(vec![
+        crate::otp::otp_collection("otplog", json!({})),
+    ]))
+    .await;
+    let e = unique_email("faillog");
+    app.sign_up("otplog", &e, "1234567890").await;
+    let id = app.stored_record("otplog", &e).await.id;
+    assert_eq!(app.login_status("otplog", &e, "wrong-password").await, 400);
+    let (otp_id, _) = app.request_otp("otplog", &e).await;
+    assert_eq!(
+        app.auth_with_otp("otplog", &otp_id, "00000000").await.0,
+        400
+    );
+    let logs = captured_logs();
+    let failed: Vec<&str> = logs
+        .lines()
+        .filter(|l| {
+            l.contains(&format!("record=\"{id}\"")) && l.contains("outcome=\"auth_failed\"")
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert!(failed.iter().all(|l| l.contains("collection=otplog")));
+    // (The local mailbox of `authgate serve` and the tests names the
+    // recipient of each file it writes; nothing on the request path does.)
+    let leaks: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains(&e) && !l.contains("authgate_adapters::mailbox"))
+        .collect();
+    assert!(leaks.is_empty(), "the address is never logged: {leaks:#?}");
+}

@@ -15,11 +15,11 @@ use std::time::Duration;
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
 use authgate_adapters::system::OsRandom;
-use authgate_core::config::{fill_secrets, AppConfig};
-use authgate_core::ports::{Clock, Mailer, Store};
+use authgate_core::config::{fill_secrets, split_secrets, AppConfig};
+use authgate_core::ports::{Clock, Mailer, SecretStore, Store};
 use authgate_core::service::mail_sender::{self, Delivery};
 use authgate_core::service::Ctx;
-use authgate_http::config_source::StaticConfig;
+use authgate_http::config_source::{CachedStoreConfig, ConfigSource, StaticConfig};
 use authgate_http::AppState;
 use serde_json::{json, Value};
 
@@ -63,6 +63,10 @@ pub struct Options {
     /// count a mailer's attempts, or time requests without a poller beside
     /// them).
     pub sender: Option<Duration>,
+    /// Read the config the way the Lambdas do: from `store` (as `authgate
+    /// collections apply` left it) with its secrets from this secret store,
+    /// cached for 30 s of the test clock. `config` is then not used.
+    pub secrets: Option<Arc<dyn SecretStore>>,
 }
 
 impl Default for Options {
@@ -73,7 +77,30 @@ impl Default for Options {
             mailer: None,
             trusted_proxy_hops: 0,
             sender: Some(authgate_http::local_sender::DEFAULT_INTERVAL),
+            secrets: None,
         }
+    }
+}
+
+impl Options {
+    /// These options with `config` applied the way `authgate collections
+    /// apply` leaves it: token and OAuth2 client secrets filled in and kept
+    /// in `secrets`, the rest saved to `store` (a memory store when none is
+    /// given); the server then reads it the way the Lambdas do
+    /// ([`Options::secrets`], merged at each cache refresh).
+    pub async fn applied(mut self, secrets: Arc<dyn SecretStore>) -> Self {
+        let store = self
+            .store
+            .take()
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let mut doc = std::mem::take(&mut self.config);
+        fill_secrets(&mut doc, None, &OsRandom);
+        let stored = split_secrets(&mut doc);
+        secrets.save_secrets(&stored).await.expect("save secrets");
+        store.save_config(&doc).await.expect("save config");
+        self.store = Some(store);
+        self.secrets = Some(secrets);
+        self
     }
 }
 
@@ -117,24 +144,34 @@ impl TestApp {
 
     pub async fn spawn_with(opts: Options) -> Self {
         init_logs();
-        let mut doc = opts.config;
-        fill_secrets(&mut doc, None, &OsRandom);
-        let config = Arc::new(AppConfig::from_json(&doc).expect("test config is valid"));
         let store = opts
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let clock = Arc::new(ManualClock::new());
+        let (config, source): (Arc<AppConfig>, Arc<dyn ConfigSource>) = match opts.secrets {
+            Some(secrets) => {
+                let source = CachedStoreConfig::new(store.clone(), secrets, clock.clone(), 30);
+                let config = source.current().await.expect("stored config");
+                (config, Arc::new(source))
+            }
+            None => {
+                let mut doc = opts.config;
+                fill_secrets(&mut doc, None, &OsRandom);
+                let config = Arc::new(AppConfig::from_json(&doc).expect("test config is valid"));
+                (config.clone(), Arc::new(StaticConfig(config)))
+            }
+        };
         let mail_dir = temp_dir("mail");
         let mailer = opts
             .mailer
             .unwrap_or_else(|| Arc::new(LocalMailbox::new(mail_dir.clone())) as Arc<dyn Mailer>);
-        let clock = Arc::new(ManualClock::new());
         let ctx = Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))
             .expect("context")
             .with_oauth2(Arc::new(
                 authgate_adapters::oauth2::HttpOAuth2Client::new().expect("OAuth2 client"),
             ));
-        let state = AppState::new(ctx.clone(), Arc::new(StaticConfig(config.clone())))
-            .with_trusted_proxy_hops(opts.trusted_proxy_hops);
+        let state =
+            AppState::new(ctx.clone(), source).with_trusted_proxy_hops(opts.trusted_proxy_hops);
         let send_gate = Arc::new(tokio::sync::Mutex::new(()));
         if let Some(interval) = opts.sender {
             authgate_http::local_sender::spawn_with(

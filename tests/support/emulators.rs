@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use authgate_adapters::dynamodb::DynamoStore;
+use authgate_adapters::secrets_manager::SecretsManagerSecrets;
 use authgate_adapters::ses::SesMailer;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region, SharedCredentialsProvider};
@@ -60,6 +61,24 @@ pub async fn dynamodb_client() -> aws_sdk_dynamodb::Client {
         .endpoint_url(moto_url())
         .build();
     aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+/// A Secrets Manager client for moto (its server serves every service).
+pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    let sdk = emulator_sdk_config().await;
+    let conf = aws_sdk_secretsmanager::config::Builder::from(&sdk)
+        .endpoint_url(moto_url())
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
+/// The secret store adapter on moto, for secret `secret_id` (created by the
+/// first save).
+pub async fn moto_secrets(secret_id: &str) -> Arc<SecretsManagerSecrets> {
+    Arc::new(SecretsManagerSecrets::new(
+        secrets_client().await,
+        secret_id,
+    ))
 }
 
 /// An SES v2 client for `endpoint`, with whatever else `conf` sets.

@@ -21,8 +21,8 @@ pub mod workspace;
 
 pub use app::{config_with, merge_keys, Options, TestApp};
 pub use emulators::{
-    dynamo_store, dynamodb_client, moto_url, oauth2_mock_url, require_env, ses_client, ses_mailer,
-    ses_mails_to, ses_url,
+    dynamo_store, dynamodb_client, moto_secrets, moto_url, oauth2_mock_url, require_env,
+    secrets_client, ses_client, ses_mailer, ses_mails_to, ses_url,
 };
 pub use fakes::{forged_jwt, jwt_segment, FailingMailer, FaultyStore, ManualClock};
 pub use logs::{captured_logs, init_logs};

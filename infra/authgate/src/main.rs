@@ -6,7 +6,11 @@
 //!   mailbox; a background task sends the mails the requests queue in the
 //!   outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
-//!   DynamoDB table the Lambdas read, keeping existing secrets.
+//!   DynamoDB table the Lambdas read and its secrets (token signing secrets,
+//!   OAuth2 client secrets) to the stack's Secrets Manager secret, keeping
+//!   existing secrets; secrets are never printed.
+//! - `authgate collections rotate-secrets COLLECTION` replaces one
+//!   collection's token secrets: every session of it ends.
 //! - `authgate import pocketbase --from pb_data` moves a PocketBase app's
 //!   auth collections, users (passwords and sessions keep working) and
 //!   OAuth2 links into the store `serve` uses (or DynamoDB).
@@ -18,10 +22,15 @@ use std::time::Duration;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
+use authgate_adapters::secrets::FileSecrets;
+use authgate_adapters::secrets_manager::SecretsManagerSecrets;
 use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_adapters::system::{OsRandom, SystemClock};
-use authgate_core::config::{AppConfig, Applied, ApplyError, ConfigWriter};
-use authgate_core::ports::{Clock, Store};
+use authgate_core::config::{
+    collection_id, has_inline_secrets, load_deployed, rotate_token_secrets, AppConfig, Applied,
+    ApplyError,
+};
+use authgate_core::ports::{Clock, SecretStore, Store};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
 use authgate_http::env::BoxError;
@@ -50,7 +59,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Data directory: the database is `<data>/authgate.db` (SQLite),
-        /// mail is written to `<data>/mail/*.eml`.
+        /// mail is written to `<data>/mail/*.eml`, the token secrets to
+        /// `<data>/secrets.json` (mode 0600).
         #[arg(long, default_value = ".data")]
         data: PathBuf,
         /// Keep everything in memory (gone when the server stops) instead of
@@ -62,7 +72,9 @@ enum Command {
         #[arg(long)]
         dynamodb: bool,
     },
-    /// Manage the collections config stored in DynamoDB.
+    /// Manage the collections config stored in DynamoDB (table
+    /// AUTHGATE_TABLE) and its secrets (Secrets Manager secret
+    /// AUTHGATE_SECRET_ID: the stack's `SecretArn` output).
     Collections {
         #[command(subcommand)]
         command: CollectionsCommand,
@@ -96,9 +108,19 @@ enum ImportCommand {
 
 #[derive(Subcommand)]
 enum CollectionsCommand {
-    /// Validate FILE and store it in the table named by AUTHGATE_TABLE
-    /// (idempotent; secrets already stored are kept, missing ones generated).
+    /// Validate FILE and store it: secrets in the secret store, the rest in
+    /// the table (idempotent; secrets already stored are kept, missing ones
+    /// generated; secrets found in the table are moved out and the token
+    /// ones rotated). Never prints a secret.
     Apply { file: PathBuf },
+    /// Replace the five token secrets (auth, verification, password reset,
+    /// email change, file) of one auth collection: every session and every
+    /// mailed link of that collection stops working within the functions'
+    /// config TTL; other collections are untouched.
+    RotateSecrets {
+        /// Collection id or name.
+        collection: String,
+    },
 }
 
 #[tokio::main]
@@ -134,6 +156,9 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
         Command::Collections {
             command: CollectionsCommand::Apply { file },
         } => apply(file).await,
+        Command::Collections {
+            command: CollectionsCommand::RotateSecrets { collection },
+        } => rotate_secrets(&collection).await,
         Command::Import {
             command:
                 ImportCommand::Pocketbase {
@@ -159,49 +184,113 @@ fn read_config(path: Option<&PathBuf>) -> Result<serde_json::Value, BoxError> {
 }
 
 /// Fills secrets (keeping stored ones), validates, and stores the document
-/// (unless `dry_run`). `collections apply`, `serve` and `import pocketbase`
-/// (through [`CliConfig`]) all store a config here.
+/// (unless `dry_run`): its secrets in `secrets`, the rest in `store`
+/// (`config::apply`). `collections apply`, `serve` and `import pocketbase`
+/// all store a config through here.
 async fn apply_to(
     store: &dyn Store,
+    secrets: &dyn SecretStore,
     doc: serde_json::Value,
     dry_run: bool,
 ) -> Result<Applied, ApplyError> {
-    let applied = authgate_core::config::apply(store, doc, &OsRandom, dry_run).await?;
-    if !dry_run {
-        tracing::info!(
-            collections = applied.config.collections.len(),
-            generated_secrets = applied.generated_secrets,
-            "collections config stored"
+    let applied = authgate_core::config::apply(store, secrets, doc, &OsRandom, dry_run).await?;
+    if dry_run {
+        return Ok(applied);
+    }
+    if applied.moved_inline_secrets {
+        tracing::warn!(
+            "the config item held secrets: moved to the secret store, token secrets rotated \
+             (every session ends; the old values remain in the table's point-in-time backups)"
         );
     }
+    tracing::info!(
+        collections = applied.config.collections.len(),
+        generated_secrets = applied.generated_secrets,
+        "collections config stored"
+    );
     Ok(applied)
 }
 
-/// The config as the CLI stores it ([`apply_to`]), for the importer.
-struct CliConfig<'a> {
-    store: &'a dyn Store,
-}
-
-#[async_trait::async_trait]
-impl ConfigWriter for CliConfig<'_> {
-    async fn load(&self) -> Result<Option<serde_json::Value>, ApplyError> {
-        Ok(self.store.load_config().await?)
-    }
-
-    async fn apply(&self, doc: serde_json::Value, dry_run: bool) -> Result<Applied, ApplyError> {
-        apply_to(self.store, doc, dry_run).await
-    }
+/// The table and the secret store the CLI administers (AUTHGATE_TABLE,
+/// AUTHGATE_SECRET_ID).
+async fn deployed_stores() -> Result<
+    (
+        authgate_adapters::dynamodb::DynamoStore,
+        SecretsManagerSecrets,
+    ),
+    BoxError,
+> {
+    let store = authgate_http::env::dynamo_store_from_env().await?;
+    let secret_id = std::env::var(authgate_http::env::vars::SECRET_ID)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or("AUTHGATE_SECRET_ID is not set: the stack's SecretArn output")?;
+    let sdk = authgate_adapters::aws::sdk_config().await;
+    let secrets = SecretsManagerSecrets::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id);
+    Ok((store, secrets))
 }
 
 async fn apply(file: PathBuf) -> Result<(), BoxError> {
     let doc = read_config(Some(&file))?;
-    let store = authgate_http::env::dynamo_store_from_env().await?;
+    let (store, secrets) = deployed_stores().await?;
     store.create_table().await?;
-    let cfg = apply_to(&store, doc, false).await?.config;
+    let cfg = apply_to(&store, &secrets, doc, false).await?.config;
     println!(
-        "applied {} collection(s) to table {}",
+        "applied {} collection(s) to table {} (secrets in {})",
         cfg.collections.len(),
-        store.table()
+        store.table(),
+        secrets.secret_id()
+    );
+    Ok(())
+}
+
+/// Gives auth collection `wanted` (id or name) five new token secrets.
+async fn rotate_in(
+    store: &dyn Store,
+    secrets: &dyn SecretStore,
+    wanted: &str,
+) -> Result<(String, String), BoxError> {
+    let doc = store
+        .load_config()
+        .await?
+        .ok_or("no collections config stored: run `authgate collections apply FILE` first")?;
+    if has_inline_secrets(&doc) {
+        return Err(
+            "the config item still holds secrets: run `authgate collections apply FILE` \
+                    first (it moves them to the secret store and rotates them)"
+                .into(),
+        );
+    }
+    let list = doc["collections"].as_array().cloned().unwrap_or_default();
+    let coll = list
+        .iter()
+        .find(|c| collection_id(c) == wanted)
+        .or_else(|| list.iter().find(|c| c["name"].as_str() == Some(wanted)))
+        .ok_or_else(|| format!("no collection {wanted:?}"))?;
+    if coll["type"].as_str() != Some("auth") {
+        return Err(
+            format!("{wanted:?} is not an auth collection: it has no token secrets").into(),
+        );
+    }
+    let id = collection_id(coll);
+    let name = coll["name"].as_str().unwrap_or_default().to_owned();
+    // Without the stored document, writing one collection's secrets would
+    // leave every other collection without its own.
+    let mut current = secrets.load_secrets().await?.ok_or(
+        "no secrets stored in the secret store: run `authgate collections apply FILE` first",
+    )?;
+    rotate_token_secrets(&mut current, &id, &OsRandom);
+    secrets.save_secrets(&current).await?;
+    tracing::info!(collection = %id, "token secrets rotated");
+    Ok((id, name))
+}
+
+async fn rotate_secrets(collection: &str) -> Result<(), BoxError> {
+    let (store, secrets) = deployed_stores().await?;
+    let (id, name) = rotate_in(&store, &secrets, collection).await?;
+    println!(
+        "rotated the token secrets of collection {name} ({id}): its sessions and mailed links \
+         stop working once the functions re-read their config (AUTHGATE_CONFIG_TTL_SECS)"
     );
     Ok(())
 }
@@ -226,27 +315,58 @@ async fn import_pocketbase(
     use authgate_adapters::pocketbase::{import, source::Source, Options};
     // A wrong --from fails before any store is opened (or created).
     drop(Source::open(&from)?);
-    let choice = if dynamodb {
-        StoreChoice::Dynamo
-    } else if dry_run && !data.join(DB_FILE).exists() {
-        // Nothing stored yet: a dry run compares with an empty store rather
-        // than creating the file.
-        StoreChoice::Memory
+    // Where `collections apply` writes (DynamoDB) or what `serve --data`
+    // serves (SQLite, secrets beside it).
+    let (store, secrets, kept_in): (Arc<dyn Store>, Box<dyn SecretStore>, String) = if dynamodb {
+        let (store, secrets) = deployed_stores().await?;
+        store.create_table().await?;
+        let kept_in = format!(
+            "table {}, secrets in {}",
+            store.table(),
+            secrets.secret_id()
+        );
+        (Arc::new(store), Box::new(secrets), kept_in)
     } else {
-        StoreChoice::Sqlite
+        let choice = if dry_run && !data.join(DB_FILE).exists() {
+            // Nothing stored yet: a dry run compares with an empty store
+            // rather than creating the file.
+            StoreChoice::Memory
+        } else {
+            StoreChoice::Sqlite
+        };
+        let (store, kept_in) = open_store(choice, &data, false).await?;
+        let secrets = FileSecrets::new(data.join("secrets.json"));
+        (store, Box::new(secrets), kept_in)
     };
-    let (store, kept_in) = open_store(choice, &data, false).await?;
     let opts = Options {
         dry_run,
         progress: true,
     };
     let config = CliConfig {
         store: store.as_ref(),
+        secrets: secrets.as_ref(),
     };
     let report = import(store.clone(), &config, &from, &opts, SystemClock.now()).await?;
     print!("{report}");
     println!("store: {kept_in}");
     Ok(())
+}
+
+/// The config as the CLI stores it ([`apply_to`]), for the importer.
+struct CliConfig<'a> {
+    store: &'a dyn Store,
+    secrets: &'a dyn SecretStore,
+}
+
+#[async_trait::async_trait]
+impl authgate_core::config::ConfigWriter for CliConfig<'_> {
+    async fn load(&self) -> Result<Option<serde_json::Value>, ApplyError> {
+        load_deployed(self.store, self.secrets).await
+    }
+
+    async fn apply(&self, doc: serde_json::Value, dry_run: bool) -> Result<Applied, ApplyError> {
+        apply_to(self.store, self.secrets, doc, dry_run).await
+    }
 }
 
 /// Opens the store of `choice` (`data` holds the SQLite file) and says
@@ -283,13 +403,14 @@ async fn serve(
     choice: StoreChoice,
 ) -> Result<(), BoxError> {
     let (store, kept_in) = open_store(choice, &data, true).await?;
+    let secrets = FileSecrets::new(data.join("secrets.json"));
     // Without --config, a stored config (an earlier run's, or what
     // `authgate import pocketbase` wrote) is served as it is.
-    let doc = match (&config, store.load_config().await?) {
+    let doc = match (&config, load_deployed(store.as_ref(), &secrets).await?) {
         (None, Some(stored)) => stored,
         _ => read_config(config.as_ref())?,
     };
-    let cfg = apply_to(store.as_ref(), doc, false).await?.config;
+    let cfg = apply_to(store.as_ref(), &secrets, doc, false).await?.config;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?

@@ -6,6 +6,8 @@
 //!   SQLite file with the DynamoDB store's semantics.
 //! - [`ses`]: the production mailer (SES v2 `SendEmail`).
 //! - [`mailbox`]: the local mailer writing `.eml` files.
+//! - [`secrets_manager`]: the production secret store (AWS Secrets Manager).
+//! - [`secrets`]: the local (0600 file) and in-memory secret stores.
 //! - [`system`]: the real clock and CSPRNG.
 //! - [`oauth2`]: the OAuth2 HTTP client (code exchange, user info).
 //! - `pocketbase` (feature `sqlite`): `authgate import pocketbase`, reading
@@ -18,6 +20,8 @@ pub mod memory;
 pub mod oauth2;
 #[cfg(feature = "sqlite")]
 pub mod pocketbase;
+pub mod secrets;
+pub mod secrets_manager;
 pub mod ses;
 mod single_use;
 #[cfg(feature = "sqlite")]

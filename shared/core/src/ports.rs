@@ -184,6 +184,19 @@ pub trait ConfigStore: Send + Sync {
     async fn save_config(&self, config: &serde_json::Value) -> StoreResult<()>;
 }
 
+/// Where the token signing secrets and OAuth2 client secrets live, apart
+/// from the table (AWS Secrets Manager in AWS, a 0600 file for `authgate
+/// serve`, memory in tests): one JSON secrets document
+/// (`config::split_secrets`). Not part of [`Store`]: whoever can read the
+/// table or its backups must not be able to forge tokens.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The secrets document, `None` when none was ever stored.
+    async fn load_secrets(&self) -> StoreResult<Option<serde_json::Value>>;
+    /// Replaces the secrets document.
+    async fn save_secrets(&self, secrets: &serde_json::Value) -> StoreResult<()>;
+}
+
 /// Everything a store adapter provides.
 pub trait Store:
     RecordStore + CounterStore + OtpStore + MfaStore + ExternalAuthStore + OutboxStore + ConfigStore

@@ -1,13 +1,13 @@
 //! Where the collections config comes from: a fixed document (local server,
-//! tests) or the store, cached per Lambda container for a short time so no
-//! request pays a config read.
+//! tests) or the store and the secret store, cached per Lambda container for
+//! a short time so no request pays a config read.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use authgate_core::config::AppConfig;
+use authgate_core::config::{has_inline_secrets, merge_secrets, AppConfig};
 use authgate_core::model::Timestamp;
-use authgate_core::ports::{Clock, Store};
+use authgate_core::ports::{Clock, SecretStore, Store};
 use authgate_core::Error;
 use tokio::sync::RwLock;
 
@@ -26,11 +26,13 @@ impl ConfigSource for StaticConfig {
     }
 }
 
-/// The config document stored by `authgate collections apply`, re-read at
-/// most once per `ttl_secs`. When a refresh fails the last good config keeps
-/// serving (and the failure is logged).
+/// The config document stored by `authgate collections apply` with its
+/// secrets from the secret store, both re-read at most once per `ttl_secs`
+/// (so a rotation takes effect within it). When a refresh fails the last
+/// good config keeps serving (and the failure is logged).
 pub struct CachedStoreConfig {
     store: Arc<dyn Store>,
+    secrets: Arc<dyn SecretStore>,
     clock: Arc<dyn Clock>,
     ttl_secs: i64,
     cache: RwLock<Option<Cached>>,
@@ -43,21 +45,39 @@ struct Cached {
 }
 
 impl CachedStoreConfig {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, ttl_secs: i64) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        secrets: Arc<dyn SecretStore>,
+        clock: Arc<dyn Clock>,
+        ttl_secs: i64,
+    ) -> Self {
         Self {
             store,
+            secrets,
             clock,
             ttl_secs,
             cache: RwLock::new(None),
         }
     }
 
+    /// The stored document with its secrets put back (both read at once).
     async fn load_doc(&self) -> Result<serde_json::Value, Error> {
-        self.store.load_config().await?.ok_or_else(|| {
+        let (doc, secrets) = tokio::join!(self.store.load_config(), self.secrets.load_secrets());
+        let mut doc = doc?.ok_or_else(|| {
             Error::internal(
                 "no collections config in the table: run `authgate collections apply FILE`",
             )
-        })
+        })?;
+        if has_inline_secrets(&doc) {
+            tracing::warn!(
+                "the config item holds secrets: run `authgate collections apply` to move them \
+                 to the secret store (it rotates the token secrets)"
+            );
+        }
+        if let Some(secrets) = secrets? {
+            merge_secrets(&mut doc, &secrets);
+        }
+        Ok(doc)
     }
 }
 

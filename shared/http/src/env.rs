@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use authgate_adapters::dynamodb::DynamoStore;
+use authgate_adapters::secrets::NoSecrets;
+use authgate_adapters::secrets_manager::SecretsManagerSecrets;
 use authgate_adapters::ses::SesMailer;
 use authgate_adapters::system::{NoMailer, OsRandom, SystemClock};
 use authgate_core::password::Hasher;
-use authgate_core::ports::{Mailer, OAuth2Client};
+use authgate_core::ports::{Mailer, OAuth2Client, SecretStore};
 use authgate_core::service::Ctx;
 
 use crate::config_source::{CachedStoreConfig, ConfigSource};
@@ -18,8 +20,12 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Environment variables read at cold start.
 pub mod vars {
-    /// DynamoDB table holding records, markers, secrets and the config.
+    /// DynamoDB table holding records, markers and the config (no secrets).
     pub const TABLE: &str = "AUTHGATE_TABLE";
+    /// The Secrets Manager secret (name or ARN) holding the token signing
+    /// and OAuth2 client secrets. Unset: the secrets must be inline in the
+    /// config item (stacks older than the secret store).
+    pub const SECRET_ID: &str = "AUTHGATE_SECRET_ID";
     /// Seconds a container keeps the collections config before re-reading it.
     pub const CONFIG_TTL_SECS: &str = "AUTHGATE_CONFIG_TTL_SECS";
     /// Optional SES configuration set.
@@ -81,6 +87,24 @@ pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
 }
 
+/// The secret store named by `AUTHGATE_SECRET_ID` (Secrets Manager), or
+/// none when it is unset.
+pub async fn secret_store_from_env() -> Arc<dyn SecretStore> {
+    match var(vars::SECRET_ID) {
+        Some(id) => {
+            let sdk = authgate_adapters::aws::sdk_config().await;
+            Arc::new(SecretsManagerSecrets::new(
+                aws_sdk_secretsmanager::Client::new(&sdk),
+                id,
+            ))
+        }
+        None => {
+            tracing::warn!("AUTHGATE_SECRET_ID is not set: secrets are read from the config item");
+            Arc::new(NoSecrets)
+        }
+    }
+}
+
 /// Builds a request function's OAuth2 HTTP client; only `auth-with-oauth2`
 /// passes one, so only its binary links the HTTP client.
 pub type OAuth2Factory = fn() -> Result<Arc<dyn OAuth2Client>, BoxError>;
@@ -117,7 +141,7 @@ pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxEr
 
 /// The service context (DynamoDB store, `mailer`, system clock and
 /// randomness, the hashing pool; no OAuth2 client) and the config read from
-/// the table, cached for `AUTHGATE_CONFIG_TTL_SECS`.
+/// the table and the secret store, cached for `AUTHGATE_CONFIG_TTL_SECS`.
 async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
     let sdk = authgate_adapters::aws::sdk_config().await;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
@@ -132,6 +156,8 @@ async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSou
     // functions that never hash pay nothing for it.
     let ctx =
         Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?.with_hasher(hasher()?);
-    let config: Arc<dyn ConfigSource> = Arc::new(CachedStoreConfig::new(store, clock, ttl));
+    let secrets = secret_store_from_env().await;
+    let config: Arc<dyn ConfigSource> =
+        Arc::new(CachedStoreConfig::new(store, secrets, clock, ttl));
     Ok((ctx, config))
 }

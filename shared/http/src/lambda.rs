@@ -36,7 +36,9 @@ pub async fn run(
     oauth2: Option<OAuth2Factory>,
 ) -> Result<(), BoxError> {
     init_tracing(true);
-    let state = crate::env::request_state_from_env(oauth2).await?;
+    let state = crate::env::request_state_from_env(oauth2)
+        .await?
+        .with_function(function);
     tracing::info!(function, "cold start");
     let service = tower::ServiceBuilder::new()
         .map_request(from_api_gateway)

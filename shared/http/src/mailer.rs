@@ -193,13 +193,19 @@ impl StreamMailer {
 /// start (DynamoDB store, SES mailer, config from the table), then one
 /// [`StreamMailer::handle`] per batch of stream records.
 pub async fn run() -> Result<(), BoxError> {
+    use tracing::Instrument;
     crate::lambda::init_tracing(true);
     let (ctx, config) = crate::env::mailer_ctx_from_env().await?;
     tracing::info!(function = "mailer", "cold start");
     let mailer = Arc::new(StreamMailer::new(ctx, config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| {
         let mailer = mailer.clone();
-        async move { Ok::<_, BoxError>(mailer.handle(event.payload).await) }
+        let span = tracing::info_span!(
+            "batch",
+            request_id = %event.context.request_id,
+            function = "mailer",
+        );
+        async move { Ok::<_, BoxError>(mailer.handle(event.payload).await) }.instrument(span)
     }))
     .await
 }

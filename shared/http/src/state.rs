@@ -18,6 +18,9 @@ pub struct AppState {
     /// Proxies in front of us whose `X-Forwarded-For` entries are trusted
     /// (0: the header is ignored). See `client::client_key`.
     pub trusted_proxy_hops: usize,
+    /// The function serving (its binary name; `authgate` locally), logged
+    /// with every request.
+    pub function: &'static str,
 }
 
 impl AppState {
@@ -27,7 +30,13 @@ impl AppState {
             config,
             cors_origins: Arc::new(vec!["*".into()]),
             trusted_proxy_hops: 0,
+            function: "authgate",
         }
+    }
+
+    pub fn with_function(mut self, function: &'static str) -> Self {
+        self.function = function;
+        self
     }
 
     pub fn with_trusted_proxy_hops(mut self, hops: usize) -> Self {

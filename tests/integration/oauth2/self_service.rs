@@ -9,7 +9,23 @@ use authgate_core::ports::Store;
 use authgate_tests::{config_with, oauth2_mock_url, repo_root, run_node, unique_email, TestApp};
 use serde_json::{json, Value};
 
-use super::{app_on, app_with, collection, links_of, login_as, REDIRECT};
+use super::{app_with, collection, links_of, login_as, REDIRECT};
+
+/// The `people` collection on `store`, applied as `authgate collections
+/// apply` leaves it (token and OAuth2 client secrets in a secret store, the
+/// rest in the store) and read the way the Lambdas read it.
+async fn app_on(store: Option<Arc<dyn Store>>) -> TestApp {
+    let opts = authgate_tests::Options {
+        config: config_with(vec![collection("people", json!({}))]),
+        store,
+        ..Default::default()
+    };
+    TestApp::spawn_with(
+        opts.applied(Arc::new(authgate_adapters::secrets::MemorySecrets::new()))
+            .await,
+    )
+    .await
+}
 
 async fn get(app: &TestApp, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = app.http.get(format!("{}/api/collections/{path}", app.base));
@@ -45,7 +61,7 @@ fn filter(record: &str, provider: Option<&str>) -> String {
 }
 
 async fn links_are_listed_and_unlinked_by_their_owner_only(store: Arc<dyn Store>) {
-    let app = app_on(store).await;
+    let app = app_on(Some(store)).await;
     let email = unique_email("links");
     let (status, body) = login_as(&app, &email, &[], json!({})).await;
     assert_eq!(status, 200, "{body}");
@@ -126,7 +142,7 @@ async fn links_are_listed_and_unlinked_by_their_owner_only(store: Arc<dyn Store>
 }
 
 async fn deleting_an_account_takes_its_links_along(store: Arc<dyn Store>) {
-    let app = app_on(store).await;
+    let app = app_on(Some(store)).await;
     let email = unique_email("delete-links");
     let (_, first) = login_as(&app, &email, &[], json!({})).await;
     let id = first["record"]["id"].as_str().unwrap().to_owned();
@@ -201,12 +217,7 @@ async fn a_create_rule_of_null_stops_oauth2_from_creating_records() {
 }
 
 async fn sdk_self_service(store: Option<Arc<dyn Store>>) {
-    let app = TestApp::spawn_with(authgate_tests::Options {
-        config: config_with(vec![collection("people", json!({}))]),
-        store,
-        ..Default::default()
-    })
-    .await;
+    let app = app_on(store).await;
     let script = repo_root().join("infra/node/sdk-self-service.mjs");
     let env = [
         ("BASE_URL", app.base.clone()),

@@ -9,7 +9,8 @@ mod rules;
 
 use std::sync::Arc;
 
-use authgate_core::ports::Store;
+use authgate_adapters::secrets::MemorySecrets;
+use authgate_core::ports::{SecretStore, Store};
 use authgate_tests::{config_with, Options, TestApp};
 use serde_json::{json, Value};
 
@@ -44,13 +45,21 @@ pub(crate) async fn app(store: Option<Arc<dyn Store>>, collections: Vec<Value>) 
     app_with(store, config_with(collections)).await
 }
 
+/// The config is applied as `authgate collections apply` leaves it and read
+/// the way the Lambdas read it: secrets in a secret store (moto's Secrets
+/// Manager beside DynamoDB, memory beside the memory store), the rest in
+/// the store.
 pub(crate) async fn app_with(store: Option<Arc<dyn Store>>, config: Value) -> TestApp {
-    TestApp::spawn_with(Options {
+    let secrets: Arc<dyn SecretStore> = match store {
+        Some(_) => authgate_tests::moto_secrets(&authgate_tests::unique("authgate-ss-")).await,
+        None => Arc::new(MemorySecrets::new()),
+    };
+    let opts = Options {
         config,
         store,
         ..Default::default()
-    })
-    .await
+    };
+    TestApp::spawn_with(opts.applied(secrets).await).await
 }
 
 /// Any request under `/api/collections/`: (status, body as JSON or Null).

@@ -13,6 +13,7 @@
 //! `single_use` (OTPs and MFA sessions), `links` (OAuth2 identities),
 //! `config`; `table` creates the table.
 
+mod calls;
 mod codec;
 mod config;
 mod counters;
@@ -35,6 +36,7 @@ use aws_sdk_dynamodb::operation::RequestId;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
+pub use calls::{Call, CallLog};
 use codec::s;
 
 type Item = HashMap<String, AttributeValue>;

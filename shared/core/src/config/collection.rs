@@ -3,8 +3,6 @@
 //! of the steps is part of the behaviour: name, id, type, fields, unique
 //! indexes, password auth, OTP, MFA, OAuth2, tokens.
 
-use sha2::{Digest, Sha256};
-
 use super::defaults;
 use super::fields::{fields, unique_fields};
 use super::raw::{
@@ -109,12 +107,7 @@ fn collection_id(id: Option<String>, name: &str, path: &str) -> Result<String, C
 }
 
 fn derived_id(name: &str) -> String {
-    let digest = Sha256::digest(name.as_bytes());
-    let mut id = String::from("pbc_");
-    for b in digest.iter().take(5) {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
+    super::secrets::derived_id(name)
 }
 
 fn collection_kind(kind: Option<&str>, path: &str) -> Result<CollectionKind, ConfigError> {

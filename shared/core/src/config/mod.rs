@@ -25,9 +25,12 @@ mod validate;
 
 pub use crate::oauth2::ProviderConfig;
 pub use crate::secret::Secret;
-pub use apply::{apply, Applied, ApplyError, ConfigWriter, InStore};
+pub use apply::{apply, load_deployed, Applied, ApplyError, ConfigWriter, Deployed};
 pub use rules::{Rule, Rules};
-pub use secrets::{fill_secrets, TOKEN_KEYS};
+pub use secrets::{
+    collection_id, fill_secrets, has_inline_secrets, merge_secrets, rotate_token_secrets,
+    secret_values, split_secrets, TOKEN_KEYS,
+};
 
 /// A config error naming where in the document it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -182,6 +182,8 @@ pub async fn auth_with_oauth2(
         now,
     )
     .await?;
+    // The request log names the account by its id (see auth_with_password).
+    tracing::Span::current().record("record", record.id.as_str());
     let meta = meta(&user, &token, is_new, now);
     let factor = Factor {
         method: AuthMethod::OAuth2,

@@ -90,6 +90,10 @@ pub async fn auth_with_otp(
     // consume still runs when the record is missing, so a decoy costs the
     // same store calls as a real OTP with a wrong code.
     let record = ctx.store.get_record(&collection.id, &otp.record_id).await?;
+    if let Some(r) = &record {
+        // The request log names the account by its id (see auth_with_password).
+        tracing::Span::current().record("record", r.id.as_str());
+    }
 
     // The conditional delete is the check: of many concurrent uses of one
     // OTP exactly one gets `true`.

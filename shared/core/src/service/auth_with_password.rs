@@ -58,6 +58,12 @@ pub async fn auth_with_password(
 ) -> Result<AuthOutcome> {
     form::check(input.validate(collection))?;
     let record = find_by_identity(ctx, collection, &input.identity, &input.identity_field).await?;
+    if let Some(r) = &record {
+        // The request log names the account a login attempt was for by its
+        // id (never by the identity typed): failed logins of one account
+        // can be found without logging addresses.
+        tracing::Span::current().record("record", r.id.as_str());
+    }
     let who = match &record {
         Some(r) => Attempted::Record(&r.id),
         None => Attempted::UnknownIdentity(&input.identity),

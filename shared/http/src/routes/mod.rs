@@ -117,6 +117,10 @@ fn finish(router: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             crate::middleware::headers,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::request_log,
+        ))
         .with_state(state)
 }
 
