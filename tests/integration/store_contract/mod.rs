@@ -19,7 +19,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use authgate_adapters::memory::MemoryStore;
-use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_core::model::{Record, Timestamp, UniqueKey};
 use authgate_core::ports::{Store, StoreError, StoreResult};
 
@@ -34,10 +33,7 @@ fn memory_store() -> Arc<dyn Store> {
 }
 
 fn sqlite_store() -> Arc<dyn Store> {
-    Arc::new(
-        SqliteStore::open(&authgate_tests::temp_dir("contract").join(DB_FILE))
-            .expect("open a SQLite store"),
-    )
+    authgate_tests::sqlite_store()
 }
 
 async fn dynamo_store() -> Arc<dyn Store> {
