@@ -16,7 +16,7 @@ doc = json.load(open(sys.argv[1]))
 doc["rateLimits"] = {"enabled": False, "failedLoginsPerAccount": 99, "failedLoginsWindow": 1}
 json.dump(doc, open(sys.argv[2], "w"))
 PY
-target/release/authgate serve --http "127.0.0.1:$port" --data "$data" --config "$data/bench-config.json" >"$data/serve.log" 2>&1 &
+target/release/authgate serve --memory --http "127.0.0.1:$port" --data "$data" --config "$data/bench-config.json" >"$data/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 until curl -sf "http://127.0.0.1:$port/api/collections/users/auth-methods" >/dev/null; do sleep 0.01; done
@@ -40,3 +40,6 @@ size() { du -k "$1" | cut -f1; }
   echo "argon2id (m=19456 KiB, t=2, p=1) dominates sign-up and login by design: each costs one hash"
   echo "or verify on a blocking thread, and an unknown identity costs the same as a wrong password."
 } | tee "$out"
+# --- store comparison (issue [11]): in-memory vs SQLite, its own section of $out ---
+python3 infra/bench_store.py target/release/authgate --write "$out"
+# --- end store comparison ---

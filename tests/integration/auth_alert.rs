@@ -256,7 +256,16 @@ async fn an_mfa_login_alerts_when_it_completes_never_on_its_first_factor() {
 
 #[tokio::test]
 async fn the_new_location_alert_also_works_on_dynamodb() {
-    let app = app_on(Some(authgate_tests::dynamo_store().await)).await;
+    alerts_on(authgate_tests::dynamo_store().await).await;
+}
+
+#[tokio::test]
+async fn the_new_location_alert_also_works_on_sqlite() {
+    alerts_on(authgate_tests::sqlite_store()).await;
+}
+
+async fn alerts_on(store: Arc<dyn Store>) {
+    let app = app_on(Some(store)).await;
     let email = unique_email("ddb-alert");
     app.sign_up("alerted", &email, PASSWORD).await;
     for (ip, want) in [

@@ -12,6 +12,7 @@ mod config_cache;
 mod iam_policies;
 mod lambda;
 mod lambda_rate_limits;
+mod local_store;
 mod mail_adapters;
 mod mail_flows;
 mod mailer;

@@ -455,6 +455,11 @@ async fn the_same_item_delivered_twice_or_concurrently_sends_one_mail_on_dynamod
     an_item_delivered_twice_sends_one_mail(Some(dynamo_store().await)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_item_delivered_twice_or_concurrently_sends_one_mail_on_sqlite() {
+    an_item_delivered_twice_sends_one_mail(Some(authgate_tests::sqlite_store())).await;
+}
+
 // ---------------------------------------------------------------------------
 // Decoys and sealing
 

@@ -6,6 +6,7 @@
 //!   addresses, SDK clients and the adapters pointed at them.
 //! - [`fakes`]: a movable clock, a failing mailer, a faulty store, forged tokens.
 //! - [`names`]: unique names, emails and temp paths.
+//! - [`stores`]: a SQLite store on a fresh file.
 //! - [`logs`]: capture of everything the process logs.
 //! - [`workspace`]: the repository root, built binaries, node scripts.
 
@@ -15,6 +16,7 @@ pub mod fakes;
 pub mod logs;
 pub mod mail;
 pub mod names;
+pub mod stores;
 pub mod workspace;
 
 pub use app::{config_with, merge_keys, Options, TestApp};
@@ -26,4 +28,5 @@ pub use fakes::{forged_jwt, jwt_segment, FailingMailer, FaultyStore, ManualClock
 pub use logs::{captured_logs, init_logs};
 pub use mail::{otp_code, read_mails, token_after, Mail};
 pub use names::{temp_dir, temp_path, unique, unique_email};
+pub use stores::sqlite_store;
 pub use workspace::{bin_dir, repo_root, run_node};

@@ -1,8 +1,10 @@
 //! `authgate`: the developer CLI.
 //!
-//! - `authgate serve` runs the whole API on localhost with an embedded store
-//!   and a local mailbox (or DynamoDB with `--dynamodb`); a background task
-//!   sends the mails the requests queue in the outbox.
+//! - `authgate serve` runs the whole API on localhost, keeping its data in
+//!   `<data>/authgate.db` (SQLite; `--memory` for a throwaway in-memory
+//!   store, `--dynamodb` for a DynamoDB table) and its mail in a local
+//!   mailbox; a background task sends the mails the requests queue in the
+//!   outbox.
 //! - `authgate collections apply FILE` writes the collections config to the
 //!   DynamoDB table the Lambdas read and its secrets (token signing secrets,
 //!   OAuth2 client secrets) to the stack's Secrets Manager secret, keeping
@@ -13,17 +15,19 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
-use authgate_adapters::secrets::FileSecrets;
+use authgate_adapters::secrets::{FileSecrets, MemorySecrets, SECRETS_FILE};
 use authgate_adapters::secrets_manager::SecretsManagerSecrets;
+use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_adapters::system::{OsRandom, SystemClock};
 use authgate_core::config::{
     collection_id, fill_secrets, has_inline_secrets, merge_secrets, rotate_token_secrets,
     split_secrets, AppConfig,
 };
-use authgate_core::ports::{SecretStore, Store};
+use authgate_core::ports::{Clock, SecretStore, Store};
 use authgate_core::service::Ctx;
 use authgate_http::config_source::StaticConfig;
 use authgate_http::env::BoxError;
@@ -51,11 +55,17 @@ enum Command {
         /// Collections config (JSON). Without it: one `users` auth collection.
         #[arg(long)]
         config: Option<PathBuf>,
-        /// Data directory; mail is written to `<data>/mail/*.eml`, the token
-        /// secrets to `<data>/secrets.json` (mode 0600).
+        /// Data directory: the database is `<data>/authgate.db` (SQLite),
+        /// the token and OAuth2 client secrets `<data>/secrets.json` (mode
+        /// 0600, never in the database), mail `<data>/mail/*.eml`.
         #[arg(long, default_value = ".data")]
         data: PathBuf,
-        /// Use the DynamoDB table named by AUTHGATE_TABLE instead of memory.
+        /// Keep everything in memory (gone when the server stops) instead of
+        /// `<data>/authgate.db`.
+        #[arg(long, conflicts_with = "dynamodb")]
+        memory: bool,
+        /// Use the DynamoDB table named by AUTHGATE_TABLE instead of
+        /// `<data>/authgate.db`.
         #[arg(long)]
         dynamodb: bool,
     },
@@ -103,8 +113,18 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             http,
             config,
             data,
+            memory,
             dynamodb,
-        } => serve(http, config, data, dynamodb).await,
+        } => {
+            let store = if memory {
+                StoreChoice::Memory
+            } else if dynamodb {
+                StoreChoice::Dynamo
+            } else {
+                StoreChoice::Sqlite
+            };
+            serve(http, config, data, store).await
+        }
         Command::Collections {
             command: CollectionsCommand::Apply { file },
         } => apply(file).await,
@@ -155,8 +175,8 @@ async fn apply_to(
     store.save_config(&doc).await?;
     if moved {
         tracing::warn!(
-            "the config item held secrets: moved to the secret store, token secrets rotated \
-             (every session ends; the old values remain in the table's point-in-time backups)"
+            "the stored config held secrets: moved to the secret store, token secrets rotated \
+             (every session ends; the old values remain in the store's backups)"
         );
     }
     tracing::info!(
@@ -251,22 +271,52 @@ async fn rotate_secrets(collection: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Where `serve` keeps its data.
+enum StoreChoice {
+    Memory,
+    Sqlite,
+    Dynamo,
+}
+
+/// How often `serve` deletes expired items from the SQLite file (DynamoDB
+/// does it with its TTL; the memory store lives too briefly to need it).
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
+
 async fn serve(
     addr: SocketAddr,
     config: Option<PathBuf>,
     data: PathBuf,
-    dynamodb: bool,
+    choice: StoreChoice,
 ) -> Result<(), BoxError> {
     let doc = read_config(config.as_ref())?;
-    let store: Arc<dyn Store> = if dynamodb {
-        let s = authgate_http::env::dynamo_store_from_env().await?;
-        s.create_table().await?;
-        Arc::new(s)
-    } else {
-        Arc::new(MemoryStore::new())
+    // The secrets never go into the store (as in AWS, where they live in
+    // Secrets Manager): `<data>/secrets.json`, mode 0600, beside the
+    // database; only `--memory` keeps them in memory with everything else.
+    let file_secrets =
+        || -> Arc<dyn SecretStore> { Arc::new(FileSecrets::new(data.join(SECRETS_FILE))) };
+    let (store, secrets, kept_in): (Arc<dyn Store>, Arc<dyn SecretStore>, String) = match choice {
+        StoreChoice::Memory => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemorySecrets::new()),
+            "memory, not kept".to_owned(),
+        ),
+        StoreChoice::Dynamo => {
+            let s = authgate_http::env::dynamo_store_from_env().await?;
+            s.create_table().await?;
+            let table = format!("DynamoDB table {}", s.table());
+            (Arc::new(s), file_secrets(), table)
+        }
+        StoreChoice::Sqlite => {
+            // Opened first: its lock file also keeps a second server from
+            // writing the secrets file.
+            let path = data.join(DB_FILE);
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+            let kept_in = s.path().display().to_string();
+            spawn_purge(s.clone());
+            (Arc::new(s), file_secrets(), kept_in)
+        }
     };
-    let secrets = FileSecrets::new(data.join("secrets.json"));
-    let cfg = apply_to(store.as_ref(), &secrets, doc).await?;
+    let cfg = apply_to(store.as_ref(), secrets.as_ref(), doc).await?;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?
@@ -281,9 +331,23 @@ async fn serve(
     // the `mailer` function and the table's stream.
     authgate_http::local_sender::spawn(state.clone());
     println!(
-        "Authgate listening on http://{local} (mail: {})",
+        "Authgate listening on http://{local} (data: {kept_in}; mail: {})",
         mail_dir.display()
     );
     authgate_http::serve(listener, state).await?;
     Ok(())
+}
+
+/// Deletes expired OTPs, MFA sessions, counter windows and outbox mail now
+/// and every [`PURGE_INTERVAL`]; reads never depend on it.
+fn spawn_purge(store: SqliteStore) {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = store.purge_expired(SystemClock.now()).await {
+                tracing::warn!(error = %e, "purging expired items failed");
+            }
+        }
+    });
 }

@@ -1,7 +1,9 @@
 //! Adapters for the ports of `authgate-core`.
 //!
-//! - [`memory`]: the embedded store of `authgate serve` and of unit tests.
+//! - [`memory`]: the throwaway store (`authgate serve --memory`, tests).
 //! - [`dynamodb`]: the production store (single table, transactional unique markers).
+//! - `sqlite` (feature `sqlite`): the local store of `authgate serve`, one
+//!   SQLite file with the DynamoDB store's semantics.
 //! - [`ses`]: the production mailer (SES v2 `SendEmail`).
 //! - [`mailbox`]: the local mailer writing `.eml` files.
 //! - [`secrets_manager`]: the production secret store (AWS Secrets Manager).
@@ -18,4 +20,6 @@ pub mod secrets;
 pub mod secrets_manager;
 pub mod ses;
 mod single_use;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 pub mod system;

@@ -71,6 +71,11 @@ async fn the_pocketbase_sdk_runs_verification_reset_and_email_change_on_dynamodb
     sdk_mail_flows(TestApp::on_store(store).await).await;
 }
 
+#[tokio::test]
+async fn the_pocketbase_sdk_runs_verification_reset_and_email_change_on_sqlite() {
+    sdk_mail_flows(TestApp::on_store(authgate_tests::sqlite_store()).await).await;
+}
+
 /// The JS SDK's mail flows against `app`, its mail sent by the app's
 /// background sender (as `authgate serve` sends it).
 async fn sdk_mail_flows(app: TestApp) {

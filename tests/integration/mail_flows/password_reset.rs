@@ -104,6 +104,12 @@ async fn ten_simultaneous_confirms_of_one_reset_token_succeed_exactly_once_on_dy
     one_reset_token_confirmed_ten_times_at_once(&app).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ten_simultaneous_confirms_of_one_reset_token_succeed_exactly_once_on_sqlite() {
+    let app = TestApp::on_store(authgate_tests::sqlite_store()).await;
+    one_reset_token_confirmed_ten_times_at_once(&app).await;
+}
+
 #[tokio::test]
 async fn a_token_of_another_auth_collection_is_refused_with_a_collection_mismatch() {
     let app = TestApp::with_config(config_with(vec![json!({

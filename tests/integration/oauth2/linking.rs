@@ -83,7 +83,16 @@ async fn linking_an_unverified_record_drops_its_other_provider_links() {
 
 #[tokio::test]
 async fn the_takeover_of_a_pre_created_account_also_holds_on_dynamodb() {
-    let app = app_on(dynamo_store().await).await;
+    takeover_fails_on(dynamo_store().await).await;
+}
+
+#[tokio::test]
+async fn the_takeover_of_a_pre_created_account_also_holds_on_sqlite() {
+    takeover_fails_on(authgate_tests::sqlite_store()).await;
+}
+
+async fn takeover_fails_on(store: std::sync::Arc<dyn authgate_core::ports::Store>) {
+    let app = app_on(store).await;
     let victim = unique_email("ddb-victim");
     let attacker_sub = unique("ddb-attacker-");
     let pre = [

@@ -179,3 +179,8 @@ async fn concurrent_uses_of_one_otp_have_exactly_one_winner_on_dynamodb() {
     let store: Arc<dyn Store> = dynamo_store().await;
     concurrent_uses_have_exactly_one_winner(Some(store)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uses_of_one_otp_have_exactly_one_winner_on_sqlite() {
+    concurrent_uses_have_exactly_one_winner(Some(authgate_tests::sqlite_store())).await;
+}

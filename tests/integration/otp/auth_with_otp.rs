@@ -263,6 +263,11 @@ async fn the_pocketbase_sdk_logs_in_with_otp_and_completes_mfa_on_dynamodb() {
     sdk_otp_flows(Some(store)).await;
 }
 
+#[tokio::test]
+async fn the_pocketbase_sdk_logs_in_with_otp_and_completes_mfa_on_sqlite() {
+    sdk_otp_flows(Some(authgate_tests::sqlite_store())).await;
+}
+
 async fn sdk_otp_flows(store: Option<std::sync::Arc<dyn authgate_core::ports::Store>>) {
     let app = TestApp::spawn_with(authgate_tests::Options {
         config: config_with(vec![

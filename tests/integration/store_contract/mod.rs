@@ -1,5 +1,6 @@
 //! The store contract: one suite, written once against `dyn Store`, run
-//! against the in-memory store and against `DynamoStore` on moto.
+//! against the in-memory store, `SqliteStore` (a fresh file in a temp
+//! directory per test) and `DynamoStore` on moto.
 //!
 //! The DynamoDB half needs moto at `AUTHGATE_TEST_MOTO` (e.g.
 //! `http://127.0.0.1:5000`); `make test` starts it. Every test gets its own
@@ -31,11 +32,16 @@ fn memory_store() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
 }
 
+fn sqlite_store() -> Arc<dyn Store> {
+    authgate_tests::sqlite_store()
+}
+
 async fn dynamo_store() -> Arc<dyn Store> {
     authgate_tests::dynamo_store().await
 }
 
-/// Defines every contract test twice: `memory::<name>` and `dynamodb::<name>`.
+/// Defines every contract test three times: `memory::<name>`,
+/// `sqlite::<name>` and `dynamodb::<name>`.
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -43,6 +49,14 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $name() {
                     super::$name(super::memory_store()).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::sqlite_store()).await;
                 }
             )*
         }
