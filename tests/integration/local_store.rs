@@ -10,7 +10,7 @@ use std::process::{Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use authgate_core::config::AppConfig;
+use authgate_core::config::{has_inline_secrets, secret_values, AppConfig};
 use authgate_tests::{bin_dir, temp_dir, unique_email};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -162,7 +162,56 @@ async fn a_sign_up_survives_kill_9_with_the_default_data_dir() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "a token issued before the restart");
+    server.kill_9().await;
+    assert_secrets_only_in_the_secrets_file(&cwd.join(".data"));
     let _ = std::fs::remove_dir_all(&cwd);
+}
+
+/// The token secrets are in `<data>/secrets.json` (mode 0600) and nowhere in
+/// the SQLite files (database, WAL, shared memory): byte scans, so a secret
+/// inside the config row's JSON or a stale WAL page counts too.
+fn assert_secrets_only_in_the_secrets_file(data: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let file = data.join("secrets.json");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let secrets = secret_values(&stored);
+    assert_eq!(secrets.len(), 5, "the users collection's token secrets");
+    let db_files: Vec<_> = std::fs::read_dir(data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("authgate.db")
+        })
+        .collect();
+    assert!(db_files.iter().any(|p| p.ends_with("authgate.db")));
+    for path in &db_files {
+        let bytes = std::fs::read(path).unwrap();
+        for secret in &secrets {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "a token secret in {}",
+                path.display()
+            );
+        }
+    }
+    // The config row is there, without them.
+    let db = rusqlite::Connection::open(data.join("authgate.db")).unwrap();
+    let doc: String = db
+        .query_row(
+            "SELECT doc FROM config WHERE name = 'collections'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(doc["collections"][0]["name"], "users");
+    assert!(!has_inline_secrets(&doc), "{doc}");
 }
 
 /// `--memory` is the throwaway mode: nothing is kept.
@@ -175,6 +224,10 @@ async fn serve_memory_keeps_nothing_across_restarts() {
     assert_eq!(server.sign_up(&http, &email).await.unwrap(), 200);
     server.kill_9().await;
     assert!(!cwd.join(".data/authgate.db").exists());
+    assert!(
+        !cwd.join(".data/secrets.json").exists(),
+        "the secrets stay in memory too"
+    );
     let server = Server::start(&cwd, &[arg("--memory")]).await;
     assert_eq!(server.login_status(&http, &email).await, 400);
     let _ = std::fs::remove_dir_all(&cwd);

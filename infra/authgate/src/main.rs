@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use authgate_adapters::mailbox::LocalMailbox;
 use authgate_adapters::memory::MemoryStore;
-use authgate_adapters::secrets::FileSecrets;
+use authgate_adapters::secrets::{FileSecrets, MemorySecrets, SECRETS_FILE};
 use authgate_adapters::secrets_manager::SecretsManagerSecrets;
 use authgate_adapters::sqlite::{SqliteStore, DB_FILE};
 use authgate_adapters::system::{OsRandom, SystemClock};
@@ -59,8 +59,8 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
         /// Data directory: the database is `<data>/authgate.db` (SQLite),
-        /// mail is written to `<data>/mail/*.eml`, the token secrets to
-        /// `<data>/secrets.json` (mode 0600).
+        /// the token and OAuth2 client secrets `<data>/secrets.json` (mode
+        /// 0600, never in the database), mail `<data>/mail/*.eml`.
         #[arg(long, default_value = ".data")]
         data: PathBuf,
         /// Keep everything in memory (gone when the server stops) instead of
@@ -185,8 +185,11 @@ fn read_config(path: Option<&PathBuf>) -> Result<serde_json::Value, BoxError> {
 
 /// Fills secrets (keeping stored ones), validates, and stores the document
 /// (unless `dry_run`): its secrets in `secrets`, the rest in `store`
-/// (`config::apply`). `collections apply`, `serve` and `import pocketbase`
-/// all store a config through here.
+/// (`config::apply`). Secrets found in the stored config item (written
+/// before the secret store existed) are never kept: the table and its
+/// backups may have been read, so the token secrets are generated anew
+/// unless the document names them. `collections apply`, `serve` and
+/// `import pocketbase` all store a config through here.
 async fn apply_to(
     store: &dyn Store,
     secrets: &dyn SecretStore,
@@ -199,7 +202,7 @@ async fn apply_to(
     }
     if applied.moved_inline_secrets {
         tracing::warn!(
-            "the config item held secrets: moved to the secret store, token secrets rotated \
+            "the stored config held secrets: moved to the secret store, token secrets rotated \
              (every session ends; the old values remain in the table's point-in-time backups)"
         );
     }
@@ -295,17 +298,6 @@ async fn rotate_secrets(collection: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Where `serve` keeps its data.
-enum StoreChoice {
-    Memory,
-    Sqlite,
-    Dynamo,
-}
-
-/// How often `serve` deletes expired items from the SQLite file (DynamoDB
-/// does it with its TTL; the memory store lives too briefly to need it).
-const PURGE_INTERVAL: Duration = Duration::from_secs(600);
-
 async fn import_pocketbase(
     from: PathBuf,
     data: PathBuf,
@@ -327,16 +319,21 @@ async fn import_pocketbase(
         );
         (Arc::new(store), Box::new(secrets), kept_in)
     } else {
-        let choice = if dry_run && !data.join(DB_FILE).exists() {
+        let path = data.join(DB_FILE);
+        if dry_run && !path.exists() {
             // Nothing stored yet: a dry run compares with an empty store
-            // rather than creating the file.
-            StoreChoice::Memory
+            // rather than creating the files.
+            let store = Arc::new(MemoryStore::new());
+            let none = "nothing stored yet".to_owned();
+            (store, Box::new(MemorySecrets::new()), none)
         } else {
-            StoreChoice::Sqlite
-        };
-        let (store, kept_in) = open_store(choice, &data, false).await?;
-        let secrets = FileSecrets::new(data.join("secrets.json"));
-        (store, Box::new(secrets), kept_in)
+            // As `serve --data`: the database (opened first: its lock keeps
+            // a running server away) and the secrets file beside it.
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+            let kept_in = s.path().display().to_string();
+            let secrets = FileSecrets::new(data.join(SECRETS_FILE));
+            (Arc::new(s), Box::new(secrets), kept_in)
+        }
     };
     let opts = Options {
         dry_run,
@@ -369,32 +366,16 @@ impl authgate_core::config::ConfigWriter for CliConfig<'_> {
     }
 }
 
-/// Opens the store of `choice` (`data` holds the SQLite file) and says
-/// where the data is kept; `purge` starts the SQLite store's expiry task.
-async fn open_store(
-    choice: StoreChoice,
-    data: &std::path::Path,
-    purge: bool,
-) -> Result<(Arc<dyn Store>, String), BoxError> {
-    Ok(match choice {
-        StoreChoice::Memory => (Arc::new(MemoryStore::new()), "memory, not kept".to_owned()),
-        StoreChoice::Dynamo => {
-            let s = authgate_http::env::dynamo_store_from_env().await?;
-            s.create_table().await?;
-            let table = format!("DynamoDB table {}", s.table());
-            (Arc::new(s), table)
-        }
-        StoreChoice::Sqlite => {
-            let path = data.join(DB_FILE);
-            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
-            let kept_in = s.path().display().to_string();
-            if purge {
-                spawn_purge(s.clone());
-            }
-            (Arc::new(s), kept_in)
-        }
-    })
+/// Where `serve` keeps its data.
+enum StoreChoice {
+    Memory,
+    Sqlite,
+    Dynamo,
 }
+
+/// How often `serve` deletes expired items from the SQLite file (DynamoDB
+/// does it with its TTL; the memory store lives too briefly to need it).
+const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
 async fn serve(
     addr: SocketAddr,
@@ -402,15 +383,45 @@ async fn serve(
     data: PathBuf,
     choice: StoreChoice,
 ) -> Result<(), BoxError> {
-    let (store, kept_in) = open_store(choice, &data, true).await?;
-    let secrets = FileSecrets::new(data.join("secrets.json"));
-    // Without --config, a stored config (an earlier run's, or what
-    // `authgate import pocketbase` wrote) is served as it is.
-    let doc = match (&config, load_deployed(store.as_ref(), &secrets).await?) {
+    // The secrets never go into the store (as in AWS, where they live in
+    // Secrets Manager): `<data>/secrets.json`, mode 0600, beside the
+    // database; only `--memory` keeps them in memory with everything else.
+    let file_secrets =
+        || -> Arc<dyn SecretStore> { Arc::new(FileSecrets::new(data.join(SECRETS_FILE))) };
+    let (store, secrets, kept_in): (Arc<dyn Store>, Arc<dyn SecretStore>, String) = match choice {
+        StoreChoice::Memory => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemorySecrets::new()),
+            "memory, not kept".to_owned(),
+        ),
+        StoreChoice::Dynamo => {
+            let s = authgate_http::env::dynamo_store_from_env().await?;
+            s.create_table().await?;
+            let table = format!("DynamoDB table {}", s.table());
+            (Arc::new(s), file_secrets(), table)
+        }
+        StoreChoice::Sqlite => {
+            // Opened first: its lock file also keeps a second server from
+            // writing the secrets file.
+            let path = data.join(DB_FILE);
+            let s = tokio::task::spawn_blocking(move || SqliteStore::open(&path)).await??;
+            let kept_in = s.path().display().to_string();
+            spawn_purge(s.clone());
+            (Arc::new(s), file_secrets(), kept_in)
+        }
+    };
+    // Without --config, the config already stored (an earlier run's, or
+    // what `authgate import pocketbase` wrote) is served as it is.
+    let doc = match (
+        &config,
+        load_deployed(store.as_ref(), secrets.as_ref()).await?,
+    ) {
         (None, Some(stored)) => stored,
         _ => read_config(config.as_ref())?,
     };
-    let cfg = apply_to(store.as_ref(), &secrets, doc, false).await?.config;
+    let cfg = apply_to(store.as_ref(), secrets.as_ref(), doc, false)
+        .await?
+        .config;
     let mail_dir = data.join("mail");
     let mailer = Arc::new(LocalMailbox::new(mail_dir.clone()));
     let ctx = Ctx::new(store, mailer, Arc::new(SystemClock), Arc::new(OsRandom))?

@@ -47,6 +47,9 @@ impl SecretStore for NoSecrets {
     }
 }
 
+/// The secrets file's name in `authgate serve`'s data directory.
+pub const SECRETS_FILE: &str = "secrets.json";
+
 /// Secrets in a JSON file readable and writable by its owner only (mode
 /// 0600), replaced atomically (written beside it, then renamed).
 pub struct FileSecrets {
