@@ -107,7 +107,7 @@ pub async fn request_state_from_env(oauth2: Option<OAuth2Factory>) -> Result<App
 /// The `mailer` function's context: the request functions' base with the
 /// SES mailer.
 pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::sdk_config().await;
+    let sdk = authgate_adapters::aws::lambda_sdk_config("SESV2")?;
     let mailer = Arc::new(
         SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
@@ -115,11 +115,12 @@ pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxEr
     ctx_from_env(mailer).await
 }
 
-/// The service context (DynamoDB store, `mailer`, system clock and
+/// A Lambda's service context (DynamoDB store, `mailer`, system clock and
 /// randomness, the hashing pool; no OAuth2 client) and the config read from
-/// the table, cached for `AUTHGATE_CONFIG_TTL_SECS`.
+/// the table, cached for `AUTHGATE_CONFIG_TTL_SECS`. The SDK settings come
+/// from the Lambda environment alone (`lambda_sdk_config`).
 async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::sdk_config().await;
+    let sdk = authgate_adapters::aws::lambda_sdk_config("DYNAMODB")?;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
     let ttl = var(vars::CONFIG_TTL_SECS)
         .map(|v| v.parse::<i64>())
