@@ -2,7 +2,8 @@
 # Benchmarks for issue [8]: writes docs/benchmarks.md. Usage:
 #
 #   bash infra/bench.sh                 every section
-#   bash infra/bench.sh sizes init      only these sections (the others are left out of the file)
+#   bash infra/bench.sh sizes init      only these sections; the others keep the figures of their
+#                                       last run (target/bench-results/), each section dated
 #
 # Sections (each writes one markdown fragment; the file is the fragments in this order):
 #   sizes    per-function stripped binary and zip sizes, x86_64 (cargo build --release) and
@@ -35,8 +36,9 @@ want() { local s; for s in "${SECTIONS[@]}"; do [[ "$s" == "$1" ]] && return 0; 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 OUT=docs/benchmarks.md
-WORK="$(mktemp -d)"
-trap 'rm -rf "$WORK"' EXIT
+# Each section's markdown and JSON; kept between runs so one section can be re-run alone.
+WORK=target/bench-results
+mkdir -p "$WORK"
 BIN="${CARGO_TARGET_DIR:-target}/release"
 ARM_TARGET_DIR="${BENCH_ARM64_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
 # Every endpoint function (template.yaml) and the mailer; BENCH_FUNCTIONS="a b ..." measures fewer
@@ -126,11 +128,12 @@ def zipped(path):
     return len(buf.getvalue())
 def mb(n):
     return f"{n / 1e6:.2f}"
-rows, worst = [], {"x86": 0, "arm": 0}
+rows, worst, each = [], {"x86": 0, "arm": 0}, {}
 for n in names:
     x = stripped(f"{bin_dir}/{n}")
     a = f"{arm_dir}/lambda/{n}/bootstrap"  # stripped by the profile
     row = [f"`{n}`" + (" (baseline)" if n == "bench-hello" else ""), mb(os.path.getsize(x)), mb(zipped(x))]
+    each[n] = {"x86": os.path.getsize(x), "arm": os.path.getsize(a) if arm and n in arm_names else None}
     if n != "bench-hello":
         worst["x86"] = max(worst["x86"], os.path.getsize(x))
     if arm and n in arm_names:
@@ -150,7 +153,7 @@ if arm:
     line += f", aarch64 {mb(worst['arm'])} MB"
 target = 8e6
 met = worst["x86"] <= target and (not arm or worst["arm"] <= target)
-json.dump({"x86_max": worst["x86"], "arm_max": worst["arm"] if arm else None}, open(out, "w"))
+json.dump({"x86_max": worst["x86"], "arm_max": worst["arm"] if arm else None, "each": each}, open(out, "w"))
 print(line + f" stripped (target ≤ 8 MB: **{'met' if met else 'not met'}**). MB = 10⁶ bytes; zip = the")
 print("`bootstrap` alone, deflate, as `sam deploy` uploads it.")
 PY
@@ -203,9 +206,12 @@ serve_flags() {
 
 section_server() {
   bench_venv
+  local data
+  data="$(mktemp -d)"
   python3 infra/bench.py --rounds "${BENCH_ROUNDS:-2}" --pocketbase infra/.venv-bench/bin/pocketbase \
-    --authgate "$REPO_ROOT/$BIN/authgate serve --http 127.0.0.1:{port} --data $WORK/data --config $WORK/bench-config.json $(serve_flags)" \
+    --authgate "$REPO_ROOT/$BIN/authgate serve --http 127.0.0.1:{port} --data $data --config $WORK/bench-config.json $(serve_flags)" \
     --json "$WORK/server.json"
+  rm -rf "$data"
 }
 
 section_store() {
@@ -238,10 +244,12 @@ declare -A TITLES=(
   [server]="Local server vs PocketBase"
   [store]="Stores"
 )
+stamp() { echo "_Measured $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(uptime | sed 's/.*load average: //') (\`$COMMAND\`)._"; echo; }
+if want sizes; then { stamp; cat "$WORK/sizes.md"; } >"$WORK/sizes.stamped.md"; fi
 for s in argon2 init server store memory; do
   if want "$s"; then
     log "section $s"
-    "section_$s" >"$WORK/$s.md"
+    { stamp; "section_$s"; } >"$WORK/$s.stamped.md"
   fi
 done
 LOAD_END="$(uptime | sed 's/.*load average: //')"
@@ -250,7 +258,7 @@ python3 infra/bench_summary.py "$WORK" >"$WORK/summary.md"
 {
   echo "# Benchmarks"
   echo
-  echo "Made by \`$COMMAND\` on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
+  echo "Made by \`bash infra/bench.sh\` (last: \`$COMMAND\`) on $(date -u '+%Y-%m-%d %H:%M UTC'); $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)),"
   echo "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sm), $(rustc --version | cut -d' ' -f1-2)."
   echo "Load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $LOAD_END (other builds share"
   echo "these cores, so absolute figures are noisy: compare within a table, where both sides ran together)."
@@ -259,12 +267,13 @@ python3 infra/bench_summary.py "$WORK" >"$WORK/summary.md"
   cat "$WORK/summary.md"
   echo
   for s in "${ALL_SECTIONS[@]}"; do
-    if want "$s" && [[ -s "$WORK/$s.md" ]]; then
+    if [[ -s "$WORK/$s.stamped.md" ]]; then
       echo "## ${TITLES[$s]}"
       echo
-      cat "$WORK/$s.md"
+      cat "$WORK/$s.stamped.md"
       echo
     fi
   done
+  cat infra/bench_notes.md
 } >"$OUT"
 log "wrote $OUT"

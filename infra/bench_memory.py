@@ -12,9 +12,9 @@ ratios between memory sizes are not. Cost: duration × memory at the arm64
 on-demand price, $0.0000133334 per GB-second, plus $0.20 per million requests
 (aws.amazon.com/lambda/pricing, US East; duration billed per 1 ms).
 
-With INIT.json (bench_init.py's figures), the other functions' warm requests are
-modelled too: their CPU time (measured here) scales with the CPU share, the
-rest (waiting for DynamoDB) does not.
+With INIT.json (bench_init.py's figures), each function's measured CPU time
+(warm request, cold start) is scaled the same way; waiting for DynamoDB does
+not scale and is left out (it costs MemorySize × wait).
 """
 
 import json
@@ -84,28 +84,23 @@ def main():
     if init:
         cols = [256, 512, 1024, 1769]
         print()
-        print("Per function (*warm* = a warm request: this machine's measured CPU time scaled by the CPU share,")
-        print("plus its wait for the store, measured on moto and not scaled; *cold CPU* = CPU time of start-up")
-        print("and first request, scaled). Figures at " + " / ".join(str(c) for c in cols) + " MB; cost per")
-        print("million warm requests (arm64 duration + requests) at the template's setting:")
+        print("Per function: the CPU time a warm request and a cold start (start-up + first request) took")
+        print("here (`bench_init.py`, /proc schedstat; CPU time, so not inflated by this machine's other load),")
+        print("scaled to each memory size's CPU share. Time spent waiting for DynamoDB comes on top and does")
+        print("not scale; it costs MemorySize × wait (at 512 MB, $0.07 per million requests per 10 ms).")
         print()
-        print("| function | hashes | CPU here: warm / cold ms | warm ms at " + " / ".join(map(str, cols)) + " MB | cold CPU ms at " + " / ".join(map(str, cols)) + " MB | MemorySize (template) | $ per 1M at it |")
+        print("| function | hashes | CPU here: warm / cold ms | warm CPU ms at " + " / ".join(map(str, cols)) + " MB | cold CPU ms at " + " / ".join(map(str, cols)) + " MB | MemorySize (template) | $ per 1M warm (CPU part + requests) |")
         print("|---|---|---|---|---|---|---|")
         for name, f in init["functions"].items():
             if name not in chosen:
                 continue
             mb = chosen[name]
             cpu = f["cpu_warm_ms"]
-            wait = max(0.0, f["warm_ms"] - cpu)
-
-            def warm_at(m):
-                return cpu / share(m) + wait
-
             hashes = "every request" if name in HASH_ALWAYS else ("rare path" if name in HASH_SOMETIMES else "no")
-            warm = " / ".join(f"{warm_at(c):.0f}" for c in cols)
+            warm = " / ".join(f"{cpu / share(c):.0f}" for c in cols)
             cold = " / ".join(f"{f['cpu_first_ms'] / share(c):.0f}" for c in cols)
             print(f"| `{name}` | {hashes} | {cpu:.1f} / {f['cpu_first_ms']:.1f} | {warm} | {cold} | **{mb}** | "
-                  f"{cost_per_million(mb, warm_at(mb)):.2f} |")
+                  f"{cost_per_million(mb, cpu / share(mb)):.2f} |")
     print()
     print("Settings (template.yaml): functions that hash on every request get 1,769 MB (one vCPU: the")
     print("fastest hash, at the cost of any smaller size); the others are I/O-bound (their time is DynamoDB")

@@ -22,9 +22,14 @@ def yes(ok):
 rows = []
 sizes = load("sizes")
 if sizes:
-    worst = max(v for v in (sizes["x86_max"], sizes["arm_max"]) if v is not None)
-    arch = "x86_64 and aarch64" if sizes["arm_max"] is not None else "x86_64 (aarch64 not built)"
-    rows.append(("every function ≤ 8 MB stripped", f"largest {worst / 1e6:.2f} MB ({arch})", yes(worst <= 8e6)))
+    each = {k: v for k, v in sizes["each"].items() if k != "bench-hello"}
+    over = [f"{k} ({max(x for x in v.values() if x) / 1e6:.2f} MB)" for k, v in each.items()
+            if max(x for x in v.values() if x) > 8e6]
+    n_arm = sum(1 for v in each.values() if v["arm"])
+    detail = f"{len(each)} functions x86_64, {n_arm} aarch64"
+    if over:
+        detail += "; over 8 MB: " + ", ".join(over)
+    rows.append(("every function ≤ 8 MB stripped", detail, yes(not over)))
 init = load("init")
 if init:
     fs = {k: v for k, v in init["functions"].items() if v["budget_ms"] is not None}
@@ -49,7 +54,7 @@ if server:
     rows.append(("local server base ≤ 26 MiB (no hash at start-up)", f"{a['base_rss_kib'] / 1024:.1f} MiB at start (PocketBase {p['base_rss_kib'] / 1024:.1f} MiB)", yes(a["base_rss_kib"] <= 26 * 1024)))
 argon2 = load("argon2")
 if argon2:
-    rows.append(("argon2id m=19456,t=2,p=1 kept", f"{argon2['hash_ms_median']:.1f} ms per hash on one core", "met" if argon2["params"] == "m=19456,t=2,p=1" else "**not met**"))
+    rows.append(("argon2id m=19456,t=2,p=1 kept", f"{argon2['hash_cpu_ms']:.1f} ms CPU per hash on one core", "met" if argon2["params"] == "m=19456,t=2,p=1" else "**not met**"))
 
 print("## Targets ([8])")
 print()
