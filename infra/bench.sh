@@ -191,7 +191,9 @@ section_memory() {
 
 section_init() {
   test_venv
-  python3 infra/bench_init.py --bin-dir "$BIN" --config "$WORK/bench-config.json" \
+  local list
+  list="$(IFS=,; echo "${FUNCTIONS[*]}")"
+  python3 infra/bench_init.py --bin-dir "$BIN" --config "$WORK/bench-config.json" --functions "$list" \
     --moto-python infra/.venv/bin/python --starts "${BENCH_STARTS:-20}" --logins "${BENCH_LOGINS:-200}" \
     --json "$WORK/init.json"
 }
@@ -262,7 +264,18 @@ python3 infra/bench_summary.py "$WORK" >"$WORK/summary.md"
   echo "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(uname -sm), $(rustc --version | cut -d' ' -f1-2)."
   echo "Load average (1, 5, 15 min) at the start: $LOAD_START; at the end: $LOAD_END (other builds share"
   echo "these cores, so absolute figures are noisy: compare within a table, where both sides ran together)."
-  echo "Release profile: $(sed -n '/^\[profile.release\]/,/^$/p' Cargo.toml | grep -v '^\[' | xargs | sed 's/ \([a-z-]* =\)/, \1/g')."
+  python3 - <<'PY'
+import re
+text = open("Cargo.toml").read()
+main = re.search(r"^\[profile\.release\]\n(.*?)(?=^\[|\Z)", text, re.S | re.M).group(1)
+keys = [l.split("#")[0].strip() for l in main.splitlines() if "=" in l and not l.strip().startswith("#")]
+over = re.findall(r"^\[profile\.release\.package\.([\w-]+)\]\nopt-level = (\S+)", text, re.M)
+levels = {}
+for name, lvl in over:
+    levels.setdefault(lvl, []).append(f"`{name}`")
+print("Release profile: " + ", ".join(keys) + "; " + "; ".join(
+    f"opt-level {lvl} for " + ", ".join(names) for lvl, names in levels.items()) + " (Cargo.toml).")
+PY
   echo
   cat "$WORK/summary.md"
   echo

@@ -190,15 +190,11 @@ class RuntimeApi:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def reset(self):
-        # Release a runtime still blocked in `next` from the previous process.
-        while not self.pending.empty():
-            self.pending.get_nowait()
+    def close(self):
+        """Stops serving; a runtime still blocked in `next` is left without an answer."""
         self.pending.put(None)
-        self.pending = queue.Queue()
-        self.by_id = {}
-        self.first_next_at = None
-        self.init_error = None
+        self.server.shutdown()
+        self.server.server_close()
 
     def invoke(self, event, timeout=30):
         inv = Invocation(event)
@@ -317,9 +313,12 @@ class Bench:
     def spawn(self, name, extra_env=None, stderr=subprocess.DEVNULL):
         env = dict(self.env)
         env["AWS_LAMBDA_FUNCTION_NAME"] = name
+        # A Runtime API of its own per process: a killed process's last `next` request, still
+        # in flight, cannot take the next process's event.
+        self.api.close()
+        self.api = RuntimeApi()
         env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.api.port}"
         env.update(extra_env or {})
-        self.api.reset()
         t0 = time.perf_counter()
         proc = subprocess.Popen(
             [str(self.bin_dir / name)], env=env, stdin=subprocess.DEVNULL,
