@@ -87,12 +87,13 @@ pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
 }
 
-/// The secret store named by `AUTHGATE_SECRET_ID` (Secrets Manager), or
-/// none when it is unset.
-pub async fn secret_store_from_env() -> Arc<dyn SecretStore> {
-    match var(vars::SECRET_ID) {
+/// A Lambda's secret store: the one named by `AUTHGATE_SECRET_ID` (Secrets
+/// Manager, SDK settings from the Lambda environment alone), or none when it
+/// is unset.
+pub fn secret_store_from_env() -> Result<Arc<dyn SecretStore>, BoxError> {
+    Ok(match var(vars::SECRET_ID) {
         Some(id) => {
-            let sdk = authgate_adapters::aws::sdk_config().await;
+            let sdk = authgate_adapters::aws::lambda_sdk_config("SECRETS_MANAGER")?;
             Arc::new(SecretsManagerSecrets::new(
                 aws_sdk_secretsmanager::Client::new(&sdk),
                 id,
@@ -102,7 +103,7 @@ pub async fn secret_store_from_env() -> Arc<dyn SecretStore> {
             tracing::warn!("AUTHGATE_SECRET_ID is not set: secrets are read from the config item");
             Arc::new(NoSecrets)
         }
-    }
+    })
 }
 
 /// Builds a request function's OAuth2 HTTP client; only `auth-with-oauth2`
@@ -131,7 +132,7 @@ pub async fn request_state_from_env(oauth2: Option<OAuth2Factory>) -> Result<App
 /// The `mailer` function's context: the request functions' base with the
 /// SES mailer.
 pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::sdk_config().await;
+    let sdk = authgate_adapters::aws::lambda_sdk_config("SESV2")?;
     let mailer = Arc::new(
         SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
@@ -139,11 +140,13 @@ pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxEr
     ctx_from_env(mailer).await
 }
 
-/// The service context (DynamoDB store, `mailer`, system clock and
+/// A Lambda's service context (DynamoDB store, `mailer`, system clock and
 /// randomness, the hashing pool; no OAuth2 client) and the config read from
 /// the table and the secret store, cached for `AUTHGATE_CONFIG_TTL_SECS`.
+/// The SDK settings come from the Lambda environment alone
+/// (`lambda_sdk_config`).
 async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::sdk_config().await;
+    let sdk = authgate_adapters::aws::lambda_sdk_config("DYNAMODB")?;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
     let ttl = var(vars::CONFIG_TTL_SECS)
         .map(|v| v.parse::<i64>())
@@ -156,7 +159,7 @@ async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSou
     // functions that never hash pay nothing for it.
     let ctx =
         Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?.with_hasher(hasher()?);
-    let secrets = secret_store_from_env().await;
+    let secrets = secret_store_from_env()?;
     let config: Arc<dyn ConfigSource> =
         Arc::new(CachedStoreConfig::new(store, secrets, clock, ttl));
     Ok((ctx, config))
