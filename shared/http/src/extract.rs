@@ -349,6 +349,24 @@ impl CommonQuery {
     }
 }
 
+/// The request's query string read into `T` (every value a string), or
+/// `T::default()` when it is missing or does not fit.
+fn lenient_query<T: serde::de::DeserializeOwned + Default>(parts: &Parts) -> T {
+    parts
+        .uri
+        .query()
+        .and_then(|q| {
+            serde_json::to_value(
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect::<HashMap<String, String>>(),
+            )
+            .ok()
+        })
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
 /// Extracts [`CommonQuery`], ignoring anything malformed.
 pub struct Common(pub CommonQuery);
 
@@ -356,20 +374,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Common {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts
-            .uri
-            .query()
-            .and_then(|q| {
-                serde_json::to_value(
-                    url::form_urlencoded::parse(q.as_bytes())
-                        .into_owned()
-                        .collect::<std::collections::HashMap<String, String>>(),
-                )
-                .ok()
-            })
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
-        Ok(Self(q))
+        Ok(Self(lenient_query(parts)))
     }
 }
 
@@ -381,19 +386,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ListParams {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let q = parts
-            .uri
-            .query()
-            .and_then(|q| {
-                serde_json::to_value(
-                    url::form_urlencoded::parse(q.as_bytes())
-                        .into_owned()
-                        .collect::<HashMap<String, String>>(),
-                )
-                .ok()
-            })
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
-        Ok(Self(q))
+        Ok(Self(lenient_query(parts)))
     }
 }
