@@ -6,10 +6,12 @@
 //!
 //! A file per concern: the providers and what they answer, the code
 //! exchange request, sign-in, the data a first login creates, account
-//! linking (and pre-account hijacking), and failures of the store mid-way.
+//! linking (and pre-account hijacking), failures of the store mid-way, and
+//! the HTTP client itself against raw local servers (`http_client`).
 
 mod code_exchange;
 mod create_data;
+mod http_client;
 mod linking;
 mod providers;
 mod self_service;
