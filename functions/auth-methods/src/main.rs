@@ -2,7 +2,7 @@
 
 use authgate_http::{lambda, routes};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::BoxError> {
     lambda::run("auth-methods", routes::single::auth_methods, None).await
 }

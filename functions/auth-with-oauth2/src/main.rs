@@ -2,7 +2,7 @@
 
 use authgate_http::{env, lambda, routes};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda::BoxError> {
     lambda::run(
         "auth-with-oauth2",

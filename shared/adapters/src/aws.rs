@@ -1,5 +1,7 @@
 //! The one place that builds the AWS SDK configuration.
 
+use std::sync::OnceLock;
+
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::SharedCredentialsProvider;
@@ -21,10 +23,18 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
+/// The process's one HTTPS client, shared by every SDK client it builds
+/// (DynamoDB, Secrets Manager, SES): one connection pool, and the TLS trust
+/// store parsed once instead of once per service client.
 fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https()
+        })
+        .clone()
 }
 
 /// The SDK configuration of a Lambda function, from the variables the Lambda

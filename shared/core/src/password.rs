@@ -15,7 +15,7 @@
 //! is known (`service::records::upgrade_legacy_hash`).
 
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -90,38 +90,67 @@ enum Job {
     },
 }
 
-/// The hashing pool. Cheap to clone (a handle to the queue).
+/// The hashing pool. Cheap to clone (a handle to the queue). Its threads
+/// start with the first job: a process that never hashes (most Lambda
+/// functions) starts none and does not even count its cores.
 #[derive(Clone)]
 pub struct Hasher {
-    queue: SyncSender<Job>,
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    /// Workers and waiting jobs; `None`: one worker per core and 32
+    /// waiting jobs per worker.
+    size: Option<(usize, usize)>,
+    queue: OnceLock<SyncSender<Job>>,
+}
+
+impl Pool {
+    fn queue(&self) -> &SyncSender<Job> {
+        self.queue.get_or_init(|| {
+            let (workers, queue) = self.size.unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                (cores, cores * 32)
+            });
+            let (tx, rx) = mpsc::sync_channel(queue);
+            let rx = Arc::new(Mutex::new(rx));
+            for i in 0..workers {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("argon2-{i}"))
+                    .spawn(move || worker(&rx));
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start a password hashing worker");
+                }
+            }
+            tx
+        })
+    }
 }
 
 impl Hasher {
     /// `workers` threads (at least one) behind a queue of `queue` waiting
     /// jobs.
     pub fn new(workers: usize, queue: usize) -> Self {
-        let (tx, rx) = mpsc::sync_channel(queue);
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..workers.max(1) {
-            let rx = rx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("argon2-{i}"))
-                .spawn(move || worker(&rx));
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a password hashing worker");
-            }
-        }
-        Self { queue: tx }
+        Self::with(Some((workers.max(1), queue)))
     }
 
     /// One worker per core, and up to 32 waiting jobs per worker.
     pub fn per_core() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        Self::new(cores, cores * 32)
+        Self::with(None)
+    }
+
+    fn with(size: Option<(usize, usize)>) -> Self {
+        Self {
+            pool: Arc::new(Pool {
+                size,
+                queue: OnceLock::new(),
+            }),
+        }
     }
 
     fn submit(&self, job: Job) -> Result<()> {
-        self.queue.try_send(job).map_err(|e| match e {
+        self.pool.queue().try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => Error::Unavailable,
             TrySendError::Disconnected(_) => Error::internal("password hashing workers are gone"),
         })
@@ -308,6 +337,15 @@ mod probe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_pool_starts_its_workers_with_the_first_job() {
+        let hasher = Hasher::per_core();
+        assert!(hasher.pool.queue.get().is_none(), "no worker before a job");
+        let h = hasher.hash("pw", [1; 16]).await.unwrap();
+        assert!(hasher.pool.queue.get().is_some());
+        assert!(hasher.clone().verify("pw", &h).await.unwrap());
+    }
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password_and_uses_owasp_argon2id() {

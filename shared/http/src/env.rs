@@ -115,6 +115,26 @@ pub fn oauth2_client() -> Result<Arc<dyn OAuth2Client>, BoxError> {
     Ok(Arc::new(authgate_adapters::oauth2::HttpOAuth2Client::new()?))
 }
 
+/// Starts reading the config (the table's item and the secret) now, while
+/// the Lambda runtime fetches the first event, rather than when the first
+/// request asks for it: the request then waits only for what is left of the
+/// read (`CachedStoreConfig` holds its lock while loading). A read that fails
+/// or takes longer than [`PREFETCH_TIMEOUT`] (an environment frozen between
+/// init and its first event, say) is dropped, and the first request reads
+/// the config itself as it would have without this.
+fn prefetch(config: Arc<dyn ConfigSource>) {
+    tokio::spawn(async move {
+        match tokio::time::timeout(PREFETCH_TIMEOUT, config.current()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "reading the config at start-up failed"),
+            Err(_) => tracing::warn!("reading the config at start-up timed out"),
+        }
+    });
+}
+
+/// How long the start-up config read may hold the config's lock.
+const PREFETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// A request function's state: DynamoDB store, no mailer (requests queue
 /// mail in the outbox), config from the table, and the OAuth2 client only
 /// when `oauth2` builds one.
@@ -162,5 +182,6 @@ async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSou
     let secrets = secret_store_from_env()?;
     let config: Arc<dyn ConfigSource> =
         Arc::new(CachedStoreConfig::new(store, secrets, clock, ttl));
+    prefetch(config.clone());
     Ok((ctx, config))
 }

@@ -30,6 +30,11 @@ pub fn init_tracing(json: bool) {
 
 /// Runs `endpoint`'s router as the Lambda function `function`. `oauth2`
 /// builds the OAuth2 HTTP client where the endpoint needs one.
+///
+/// The functions' `main`s run this on tokio's current-thread runtime: a
+/// Lambda process serves one event at a time and hashes on its own pool, so
+/// worker threads would only add start-up work (threads, counting cores) on
+/// the fraction of a vCPU a small function gets.
 pub async fn run(
     function: &'static str,
     endpoint: fn(AppState) -> Router,
