@@ -1,7 +1,7 @@
 //! The `authgate` developer CLI: `serve` and `collections apply`.
 
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use authgate_adapters::dynamodb::DynamoStore;
@@ -9,10 +9,9 @@ use authgate_core::config::secret_values;
 use authgate_core::ports::{ConfigStore, SecretStore};
 use authgate_tests::{
     bin_dir, dynamodb_client, moto_secrets, moto_url, read_mails, repo_root, temp_dir, unique,
-    unique_email,
+    unique_email, LocalServer,
 };
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn authgate() -> std::path::PathBuf {
     let bin = bin_dir().join("authgate");
@@ -47,24 +46,8 @@ pub(crate) async fn collections(args: &[&std::ffi::OsStr], table: &str) -> Outpu
 #[tokio::test]
 async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
     let data = temp_dir("serve");
-    let mut child = tokio::process::Command::new(authgate())
-        .args(["serve", "--http", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("serve prints its address")
-        .unwrap()
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"));
+    let server = LocalServer::start(None, &["--data".into(), data.clone().into()]).await;
+    let url = &server.url;
     let res = reqwest::get(format!("{url}/api/collections/users/auth-methods"))
         .await
         .unwrap();
@@ -82,7 +65,7 @@ async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
     let stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     assert_eq!(secret_values(&stored).len(), 5);
-    let _ = child.kill().await;
+    server.kill_9().await;
 }
 
 /// Requests only queue mail, as in AWS; `serve` runs the sender that
@@ -90,25 +73,8 @@ async fn serve_starts_with_the_builtin_config_and_prints_where_it_listens() {
 #[tokio::test]
 async fn serve_delivers_queued_mail_to_the_local_mailbox_in_the_background() {
     let data = temp_dir("serve-mail");
-    let mut child = tokio::process::Command::new(authgate())
-        .args(["serve", "--http", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("serve prints its address")
-        .unwrap()
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let server = LocalServer::start(None, &["--data".into(), data.clone().into()]).await;
+    let url = &server.url;
     let http = reqwest::Client::new();
     let email = unique_email("serve");
     let password = "serve-Passw0rd";
@@ -144,7 +110,7 @@ async fn serve_delivers_queued_mail_to_the_local_mailbox_in_the_background() {
         "{}",
         mails[0].text
     );
-    let _ = child.kill().await;
+    server.kill_9().await;
 }
 
 #[tokio::test]

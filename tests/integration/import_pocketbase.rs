@@ -14,7 +14,7 @@ use authgate_core::model::Timestamp;
 use authgate_core::ports::SecretStore;
 use authgate_core::ports::Store;
 use authgate_tests::pocketbase::PocketBase;
-use authgate_tests::{bin_dir, oauth2_mock_url, temp_dir, unique, TestApp};
+use authgate_tests::{bin_dir, oauth2_mock_url, temp_dir, unique, LocalServer, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -592,8 +592,6 @@ async fn cli_import(from: &Path, data: &Path, extra: &[&str]) -> (bool, String, 
 
 #[tokio::test]
 async fn the_two_commands_import_into_the_local_store_and_serve_it() {
-    use tokio::io::AsyncBufReadExt;
-
     let mut src = pocketbase_app().await;
     src.pb.stop().await;
     let from = src.pb.pb_data().to_path_buf();
@@ -618,26 +616,8 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
     );
 
     // `authgate serve` on that data directory serves the imported config.
-    let mut serve = tokio::process::Command::new(bin_dir().join("authgate"))
-        .args(["serve", "--http", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("RUST_LOG", "off")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(serve.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("serve prints its address")
-        .unwrap()
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_owned();
+    let serve = LocalServer::start(None, &["--data".into(), data.clone().into()]).await;
+    let url = serve.url.clone();
     let http = reqwest::Client::new();
     let members = format!("{url}/api/collections/members");
     let res = http
@@ -654,8 +634,7 @@ async fn the_two_commands_import_into_the_local_store_and_serve_it() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200, "same password");
-    let _ = serve.kill().await;
-    let _ = serve.wait().await;
+    serve.kill_9().await;
 
     // Again: nothing changes, ann's new argon2id hash stays.
     let (ok, out, err) = cli_import(&from, &data, &[]).await;

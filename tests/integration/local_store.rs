@@ -6,14 +6,13 @@
 
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use authgate_core::config::{has_inline_secrets, secret_values, AppConfig};
-use authgate_tests::{bin_dir, temp_dir, unique_email};
+use authgate_tests::{bin_dir, temp_dir, unique_email, LocalServer};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const PASSWORD: &str = "durable-Passw0rd";
 
@@ -21,47 +20,13 @@ fn authgate() -> std::path::PathBuf {
     bin_dir().join("authgate")
 }
 
-/// A running `authgate serve`.
-struct Server {
-    child: tokio::process::Child,
-    url: String,
+/// What these tests do on a running server.
+trait Accounts {
+    async fn sign_up(&self, http: &reqwest::Client, email: &str) -> Result<u16, reqwest::Error>;
+    async fn login_status(&self, http: &reqwest::Client, email: &str) -> u16;
 }
 
-impl Server {
-    /// `authgate serve --http 127.0.0.1:0 <args>` run in `cwd`; waits for the
-    /// line naming its address.
-    async fn start(cwd: &Path, args: &[OsString]) -> Self {
-        let mut child = tokio::process::Command::new(authgate())
-            .args(["serve", "--http", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(cwd)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let url = loop {
-            let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-                .await
-                .expect("serve prints its address")
-                .unwrap()
-                .expect("serve keeps running");
-            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
-                break url.to_owned();
-            }
-        };
-        // Keep reading, so a full pipe never blocks the server.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { child, url }
-    }
-
-    /// SIGKILL: no shutdown code runs.
-    async fn kill_9(mut self) {
-        self.child.start_kill().unwrap();
-        self.child.wait().await.unwrap();
-    }
-
+impl Accounts for LocalServer {
     async fn sign_up(&self, http: &reqwest::Client, email: &str) -> Result<u16, reqwest::Error> {
         sign_up(&self.url, http, email).await
     }
@@ -129,7 +94,7 @@ async fn a_sign_up_survives_kill_9_with_the_default_data_dir() {
     let cwd = temp_dir("readme");
     let http = reqwest::Client::new();
     let email = unique_email("readme");
-    let server = Server::start(&cwd, &[]).await;
+    let server = LocalServer::start(Some(&cwd), &[]).await;
     assert_eq!(server.sign_up(&http, &email).await.unwrap(), 200);
     server.kill_9().await;
     assert!(
@@ -137,7 +102,7 @@ async fn a_sign_up_survives_kill_9_with_the_default_data_dir() {
         "kept in .data/authgate.db"
     );
 
-    let server = Server::start(&cwd, &[]).await;
+    let server = LocalServer::start(Some(&cwd), &[]).await;
     assert_eq!(server.login_status(&http, &email).await, 200);
     // Tokens outlive restarts too: the collection secrets are kept.
     let res = http
@@ -154,7 +119,7 @@ async fn a_sign_up_survives_kill_9_with_the_default_data_dir() {
         .unwrap()
         .to_owned();
     server.kill_9().await;
-    let server = Server::start(&cwd, &[]).await;
+    let server = LocalServer::start(Some(&cwd), &[]).await;
     let res = http
         .post(format!("{}/api/collections/users/auth-refresh", server.url))
         .header("Authorization", token)
@@ -220,7 +185,7 @@ async fn serve_memory_keeps_nothing_across_restarts() {
     let cwd = temp_dir("memory");
     let http = reqwest::Client::new();
     let email = unique_email("memory");
-    let server = Server::start(&cwd, &[arg("--memory")]).await;
+    let server = LocalServer::start(Some(&cwd), &[arg("--memory")]).await;
     assert_eq!(server.sign_up(&http, &email).await.unwrap(), 200);
     server.kill_9().await;
     assert!(!cwd.join(".data/authgate.db").exists());
@@ -228,7 +193,7 @@ async fn serve_memory_keeps_nothing_across_restarts() {
         !cwd.join(".data/secrets.json").exists(),
         "the secrets stay in memory too"
     );
-    let server = Server::start(&cwd, &[arg("--memory")]).await;
+    let server = LocalServer::start(Some(&cwd), &[arg("--memory")]).await;
     assert_eq!(server.login_status(&http, &email).await, 400);
     let _ = std::fs::remove_dir_all(&cwd);
 }
@@ -246,7 +211,7 @@ async fn kill_9_under_concurrent_sign_ups_loses_no_committed_record_and_orphans_
     let config = cwd.join("config.json");
     std::fs::write(&config, doc.to_string()).unwrap();
     let args = [arg("--data"), arg(&data), arg("--config"), arg(&config)];
-    let server = Server::start(&cwd, &args).await;
+    let server = LocalServer::start(Some(&cwd), &args).await;
     let http = reqwest::Client::new();
 
     let committed = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -312,7 +277,7 @@ async fn kill_9_under_concurrent_sign_ups_loses_no_committed_record_and_orphans_
         );
     }
 
-    let server = Server::start(&cwd, &args).await;
+    let server = LocalServer::start(Some(&cwd), &args).await;
     for email in &committed {
         assert_eq!(server.login_status(&http, email).await, 200, "{email}");
     }
@@ -323,7 +288,7 @@ async fn kill_9_under_concurrent_sign_ups_loses_no_committed_record_and_orphans_
 #[tokio::test]
 async fn a_second_server_on_the_same_data_is_refused_clearly() {
     let cwd = temp_dir("locked");
-    let first = Server::start(&cwd, &[]).await;
+    let first = LocalServer::start(Some(&cwd), &[]).await;
     let out = failed_start(&cwd, &[]).await;
     let line = error_line(&out);
     assert!(

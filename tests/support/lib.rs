@@ -31,4 +31,4 @@ pub use logs::{captured_logs, init_logs};
 pub use mail::{otp_code, read_mails, token_after, Mail};
 pub use names::{temp_dir, temp_path, unique, unique_email};
 pub use stores::sqlite_store;
-pub use workspace::{bin_dir, repo_root, run_node};
+pub use workspace::{bin_dir, repo_root, run_node, LocalServer};

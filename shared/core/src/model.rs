@@ -89,6 +89,19 @@ impl UniqueKey {
             value: value.into(),
         }
     }
+
+    /// `keys` without repeats, first occurrences in order: a store claims
+    /// or releases each marker once (two fields may normalise to the same
+    /// key, and a transaction may not touch one item twice).
+    pub fn distinct(keys: &[UniqueKey]) -> Vec<&UniqueKey> {
+        let mut out: Vec<&UniqueKey> = Vec::with_capacity(keys.len());
+        for k in keys {
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
 }
 
 /// A one-time password waiting to be used. Only a hash of the code is kept.
@@ -289,6 +302,15 @@ impl CounterKey<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distinct_unique_keys_keep_first_occurrences_in_order() {
+        let a = UniqueKey::new("email", "a@x.io");
+        let b = UniqueKey::new("username", "a");
+        let keys = [a.clone(), b.clone(), a.clone(), b.clone()];
+        assert_eq!(UniqueKey::distinct(&keys), vec![&a, &b]);
+        assert!(UniqueKey::distinct(&[]).is_empty());
+    }
 
     #[test]
     fn a_records_debug_output_hides_its_password_hash_and_token_key() {

@@ -67,16 +67,6 @@ fn version_is(version: u64) -> Condition {
 
 /// Keeps the first occurrence of each key: a transaction may not touch one
 /// item twice.
-fn dedup(keys: &[UniqueKey]) -> Vec<&UniqueKey> {
-    let mut out: Vec<&UniqueKey> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !out.contains(&k) {
-            out.push(k);
-        }
-    }
-    out
-}
-
 /// The index of the item whose condition cancelled a transaction.
 fn failed_at(codes: &[Option<String>]) -> Option<usize> {
     codes
@@ -103,7 +93,7 @@ fn cancelled(what: &str, codes: &[Option<String>]) -> StoreError {
 #[async_trait]
 impl RecordStore for DynamoStore {
     async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
-        let unique = dedup(unique);
+        let unique = UniqueKey::distinct(unique);
         let owned: Vec<UniqueKey> = unique.iter().map(|k| (*k).clone()).collect();
         let mut items = vec![self.put(self.record_item(record, &owned)?, Some(not_exists()))?];
         for key in &unique {
@@ -165,15 +155,18 @@ impl RecordStore for DynamoStore {
         new_unique: &[UniqueKey],
     ) -> StoreResult<()> {
         let coll = &old.collection_id;
-        let claims: Vec<&UniqueKey> = dedup(new_unique)
+        let claims: Vec<&UniqueKey> = UniqueKey::distinct(new_unique)
             .into_iter()
             .filter(|k| !old_unique.contains(k))
             .collect();
-        let mut releases: Vec<&UniqueKey> = dedup(old_unique)
+        let mut releases: Vec<&UniqueKey> = UniqueKey::distinct(old_unique)
             .into_iter()
             .filter(|k| !new_unique.contains(k))
             .collect();
-        let stored_unique: Vec<UniqueKey> = dedup(new_unique).into_iter().cloned().collect();
+        let stored_unique: Vec<UniqueKey> = UniqueKey::distinct(new_unique)
+            .into_iter()
+            .cloned()
+            .collect();
 
         // A released marker that belongs to another record (only possible if
         // the table was edited by hand) is left alone, as the in-memory store
@@ -215,7 +208,7 @@ impl RecordStore for DynamoStore {
 
     async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
         let coll = &record.collection_id;
-        let markers = dedup(unique);
+        let markers = UniqueKey::distinct(unique);
         let mut links = self.list_external_auths(coll, &record.id).await?;
         // A transaction holds at most 100 items; links that do not fit (never
         // with real provider counts) are removed first. A link without its
@@ -269,18 +262,5 @@ impl RecordStore for DynamoStore {
                 None => return Err(cancelled("delete record", &codes)),
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dedup_keeps_first_occurrences_in_order() {
-        let a = UniqueKey::new("email", "a@x.io");
-        let b = UniqueKey::new("username", "a");
-        let keys = [a.clone(), b.clone(), a.clone()];
-        assert_eq!(dedup(&keys), vec![&a, &b]);
     }
 }

@@ -60,14 +60,9 @@ fn flatten(found: Option<Result<Record, String>>) -> StoreResult<Option<Record>>
 }
 
 /// Keeps the first occurrence of each key (a key listed twice is one claim).
-fn dedup(keys: &[UniqueKey]) -> Vec<UniqueKey> {
-    let mut out: Vec<UniqueKey> = Vec::with_capacity(keys.len());
-    for k in keys {
-        if !out.contains(k) {
-            out.push(k.clone());
-        }
-    }
-    out
+/// Owned copies of `keys` without repeats (the write runs on another thread).
+fn distinct(keys: &[UniqueKey]) -> Vec<UniqueKey> {
+    UniqueKey::distinct(keys).into_iter().cloned().collect()
 }
 
 fn version_param(v: u64) -> StoreResult<i64> {
@@ -127,7 +122,7 @@ fn release(
 impl RecordStore for SqliteStore {
     async fn insert_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
         let record = record.clone();
-        let unique = dedup(unique);
+        let unique = distinct(unique);
         let fields = encode_fields(&record)?;
         let version = version_param(record.version)?;
         self.write("insert record", move |tx| {
@@ -218,11 +213,11 @@ impl RecordStore for SqliteStore {
         old_unique: &[UniqueKey],
         new_unique: &[UniqueKey],
     ) -> StoreResult<()> {
-        let claims: Vec<UniqueKey> = dedup(new_unique)
+        let claims: Vec<UniqueKey> = distinct(new_unique)
             .into_iter()
             .filter(|k| !old_unique.contains(k))
             .collect();
-        let releases: Vec<UniqueKey> = dedup(old_unique)
+        let releases: Vec<UniqueKey> = distinct(old_unique)
             .into_iter()
             .filter(|k| !new_unique.contains(k))
             .collect();
@@ -277,7 +272,7 @@ impl RecordStore for SqliteStore {
     async fn delete_record(&self, record: &Record, unique: &[UniqueKey]) -> StoreResult<()> {
         let (coll, id) = (record.collection_id.clone(), record.id.clone());
         let version = version_param(record.version)?;
-        let unique = dedup(unique);
+        let unique = distinct(unique);
         self.write("delete record", move |tx| {
             let deleted = tx
                 .prepare_cached(
@@ -307,17 +302,5 @@ impl RecordStore for SqliteStore {
             Ok(())
         })
         .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dedup_keeps_first_occurrences_in_order() {
-        let a = UniqueKey::new("email", "a@x.io");
-        let b = UniqueKey::new("username", "a");
-        assert_eq!(dedup(&[a.clone(), b.clone(), a.clone()]), vec![a, b]);
     }
 }
