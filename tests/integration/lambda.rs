@@ -166,6 +166,8 @@ pub(crate) async fn invoke_with(
         .env("AUTHGATE_SECRET_ID", table)
         .env("AWS_ENDPOINT_URL_DYNAMODB", moto_url())
         .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto_url())
+        // As the template deploys them (outside the China regions).
+        .env("AUTHGATE_TLS_ROOTS", "amazon")
         .env_remove("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH")
         .envs(env.iter().cloned())
         .stdout(Stdio::null())

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use authgate_adapters::aws::{lambda_https_client, lambda_sdk_config, TrustRoots};
 use authgate_adapters::dynamodb::DynamoStore;
 use authgate_adapters::secrets::NoSecrets;
 use authgate_adapters::secrets_manager::SecretsManagerSecrets;
@@ -11,6 +12,7 @@ use authgate_adapters::system::{NoMailer, OsRandom, SystemClock};
 use authgate_core::password::Hasher;
 use authgate_core::ports::{Mailer, OAuth2Client, SecretStore};
 use authgate_core::service::Ctx;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 
 use crate::config_source::{CachedStoreConfig, ConfigSource};
 use crate::state::AppState;
@@ -39,6 +41,10 @@ pub mod vars {
     pub const HASH_WORKERS: &str = "AUTHGATE_HASH_WORKERS";
     /// Comma-separated allowed CORS origins (`*` by default).
     pub const CORS_ORIGINS: &str = "AUTHGATE_CORS_ORIGINS";
+    /// Which certificate authorities the AWS SDK clients trust: `amazon`
+    /// (the Amazon Trust Services roots alone; the template's choice outside
+    /// the China regions) or `system` (the CA bundle; the default).
+    pub const TLS_ROOTS: &str = "AUTHGATE_TLS_ROOTS";
 }
 
 fn var(name: &str) -> Option<String> {
@@ -90,10 +96,10 @@ pub async fn dynamo_store_from_env() -> Result<DynamoStore, BoxError> {
 /// A Lambda's secret store: the one named by `AUTHGATE_SECRET_ID` (Secrets
 /// Manager, SDK settings from the Lambda environment alone), or none when it
 /// is unset.
-pub fn secret_store_from_env() -> Result<Arc<dyn SecretStore>, BoxError> {
+pub fn secret_store_from_env(http: &SharedHttpClient) -> Result<Arc<dyn SecretStore>, BoxError> {
     Ok(match var(vars::SECRET_ID) {
         Some(id) => {
-            let sdk = authgate_adapters::aws::lambda_sdk_config("SECRETS_MANAGER")?;
+            let sdk = lambda_sdk_config("SECRETS_MANAGER", http)?;
             Arc::new(SecretsManagerSecrets::new(
                 aws_sdk_secretsmanager::Client::new(&sdk),
                 id,
@@ -139,7 +145,8 @@ const PREFETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// mail in the outbox), config from the table, and the OAuth2 client only
 /// when `oauth2` builds one.
 pub async fn request_state_from_env(oauth2: Option<OAuth2Factory>) -> Result<AppState, BoxError> {
-    let (ctx, config) = ctx_from_env(Arc::new(NoMailer)).await?;
+    let http = lambda_https_client(TrustRoots::from_env()?)?;
+    let (ctx, config) = ctx_from_env(Arc::new(NoMailer), &http).await?;
     let ctx = match oauth2 {
         Some(build) => ctx.with_oauth2(build()?),
         None => ctx,
@@ -152,12 +159,13 @@ pub async fn request_state_from_env(oauth2: Option<OAuth2Factory>) -> Result<App
 /// The `mailer` function's context: the request functions' base with the
 /// SES mailer.
 pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::lambda_sdk_config("SESV2")?;
+    let http = lambda_https_client(TrustRoots::from_env()?)?;
+    let sdk = lambda_sdk_config("SESV2", &http)?;
     let mailer = Arc::new(
         SesMailer::new(aws_sdk_sesv2::Client::new(&sdk))
             .with_configuration_set(var(vars::SES_CONFIGURATION_SET)),
     );
-    ctx_from_env(mailer).await
+    ctx_from_env(mailer, &http).await
 }
 
 /// A Lambda's service context (DynamoDB store, `mailer`, system clock and
@@ -165,8 +173,11 @@ pub async fn mailer_ctx_from_env() -> Result<(Ctx, Arc<dyn ConfigSource>), BoxEr
 /// the table and the secret store, cached for `AUTHGATE_CONFIG_TTL_SECS`.
 /// The SDK settings come from the Lambda environment alone
 /// (`lambda_sdk_config`).
-async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
-    let sdk = authgate_adapters::aws::lambda_sdk_config("DYNAMODB")?;
+async fn ctx_from_env(
+    mailer: Arc<dyn Mailer>,
+    http: &SharedHttpClient,
+) -> Result<(Ctx, Arc<dyn ConfigSource>), BoxError> {
+    let sdk = lambda_sdk_config("DYNAMODB", http)?;
     let table = var(vars::TABLE).ok_or("AUTHGATE_TABLE is not set")?;
     let ttl = var(vars::CONFIG_TTL_SECS)
         .map(|v| v.parse::<i64>())
@@ -179,7 +190,7 @@ async fn ctx_from_env(mailer: Arc<dyn Mailer>) -> Result<(Ctx, Arc<dyn ConfigSou
     // functions that never hash pay nothing for it.
     let ctx =
         Ctx::new(store.clone(), mailer, clock.clone(), Arc::new(OsRandom))?.with_hasher(hasher()?);
-    let secrets = secret_store_from_env()?;
+    let secrets = secret_store_from_env(http)?;
     let config: Arc<dyn ConfigSource> =
         Arc::new(CachedStoreConfig::new(store, secrets, clock, ttl));
     prefetch(config.clone());
