@@ -122,13 +122,15 @@ pub fn oauth2_client() -> Result<Arc<dyn OAuth2Client>, BoxError> {
 }
 
 /// Starts reading the config (the table's item and the secret) now, while
-/// the Lambda runtime fetches the first event, rather than when the first
-/// request asks for it: the request then waits only for what is left of the
-/// read (`CachedStoreConfig` holds its lock while loading). A read that fails
-/// or takes longer than [`PREFETCH_TIMEOUT`] (an environment frozen between
+/// the rest of init runs and the Lambda runtime fetches the first event,
+/// rather than when the first request asks for it: the request then waits
+/// only for what is left of the read (`CachedStoreConfig` holds its lock
+/// while loading). The yield lets the read's requests leave before init goes
+/// on (the functions run a current-thread runtime). A read that fails or
+/// takes longer than [`PREFETCH_TIMEOUT`] (an environment frozen between
 /// init and its first event, say) is dropped, and the first request reads
 /// the config itself as it would have without this.
-fn prefetch(config: Arc<dyn ConfigSource>) {
+async fn prefetch(config: Arc<dyn ConfigSource>) {
     tokio::spawn(async move {
         match tokio::time::timeout(PREFETCH_TIMEOUT, config.current()).await {
             Ok(Ok(_)) => {}
@@ -136,6 +138,7 @@ fn prefetch(config: Arc<dyn ConfigSource>) {
             Err(_) => tracing::warn!("reading the config at start-up timed out"),
         }
     });
+    tokio::task::yield_now().await;
 }
 
 /// How long the start-up config read may hold the config's lock.
@@ -193,6 +196,6 @@ async fn ctx_from_env(
     let secrets = secret_store_from_env(http)?;
     let config: Arc<dyn ConfigSource> =
         Arc::new(CachedStoreConfig::new(store, secrets, clock, ttl));
-    prefetch(config.clone());
+    prefetch(config.clone()).await;
     Ok((ctx, config))
 }
