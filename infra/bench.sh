@@ -18,7 +18,9 @@
 #   store    in-memory vs SQLite store: sign-up, login, refresh (infra/bench_store.py)
 #   import   PocketBase import of 100,000 users: time, peak RSS (infra/bench_import.py)
 #
-# Environment: BENCH_FUNCTIONS (default: all), BENCH_ARM64=skip, BENCH_ARM64_FUNCTIONS (default:
+# Environment: BENCH_FUNCTIONS (default: all), BENCH_ARM64=skip|prebuilt (prebuilt: measure the
+# aarch64 binaries already in BENCH_ARM64_TARGET_DIR/lambda, e.g. a clean clone's `make package`
+# target dir, instead of building them), BENCH_ARM64_FUNCTIONS (default:
 # BENCH_FUNCTIONS), BENCH_ARM64_TARGET_DIR (default:
 # CARGO_TARGET_DIR or target), BENCH_STARTS (20), BENCH_LOGINS (200), BENCH_ROUNDS (2),
 # AUTHGATE_SERVE_FLAGS (store flag for `authgate serve`; default: --memory when the CLI has it).
@@ -42,12 +44,11 @@ WORK=target/bench-results
 mkdir -p "$WORK"
 BIN="${CARGO_TARGET_DIR:-target}/release"
 ARM_TARGET_DIR="${BENCH_ARM64_TARGET_DIR:-${CARGO_TARGET_DIR:-target}}"
-# Every endpoint function (template.yaml) and the mailer; BENCH_FUNCTIONS="a b ..." measures fewer
+# Every function (functions/*: each endpoint's and the mailer); BENCH_FUNCTIONS="a b ..." measures fewer
 # (each is its own whole-program-optimised link, minutes each on a loaded 2-core machine).
 # records-create is always built: the init bench signs its user up through it.
-ALL_FUNCTIONS=(auth-methods auth-refresh auth-with-password records-create auth-with-otp auth-with-oauth2
-  request-otp request-verification confirm-verification request-password-reset
-  confirm-password-reset request-email-change confirm-email-change mailer)
+ALL_FUNCTIONS=()
+for dir in functions/*/; do ALL_FUNCTIONS+=("$(basename "$dir")"); done
 read -r -a FUNCTIONS <<<"${BENCH_FUNCTIONS:-${ALL_FUNCTIONS[*]}}"
 [[ " ${FUNCTIONS[*]} " == *" records-create "* ]] || FUNCTIONS+=(records-create)
 read -r -a ARM_FUNCTIONS <<<"${BENCH_ARM64_FUNCTIONS:-${FUNCTIONS[*]}}"
@@ -109,7 +110,11 @@ build_arm64() {
 section_sizes() {
   build_x86
   local arm=1
-  if [[ "${BENCH_ARM64:-}" == skip ]]; then arm=0; else build_arm64; fi
+  case "${BENCH_ARM64:-}" in
+    skip) arm=0 ;;
+    prebuilt) log "aarch64: the binaries already in $ARM_TARGET_DIR/lambda (e.g. a clean clone's make package)" ;;
+    *) build_arm64 ;;
+  esac
   python3 - "$WORK/sizes.json" "$BIN" "$ARM_TARGET_DIR" "$arm" "${ARM_FUNCTIONS[*]}" "${FUNCTIONS[@]}" bench-hello <<'PY'
 import io, json, os, subprocess, sys, tempfile, zipfile
 out, bin_dir, arm_dir = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -134,10 +139,11 @@ for n in names:
     x = stripped(f"{bin_dir}/{n}")
     a = f"{arm_dir}/lambda/{n}/bootstrap"  # stripped by the profile
     row = [f"`{n}`" + (" (baseline)" if n == "bench-hello" else ""), mb(os.path.getsize(x)), mb(zipped(x))]
-    each[n] = {"x86": os.path.getsize(x), "arm": os.path.getsize(a) if arm and n in arm_names else None}
+    has_arm = arm and n in arm_names and os.path.exists(a)
+    each[n] = {"x86": os.path.getsize(x), "arm": os.path.getsize(a) if has_arm else None}
     if n != "bench-hello":
         worst["x86"] = max(worst["x86"], os.path.getsize(x))
-    if arm and n in arm_names:
+    if has_arm:
         row += [mb(os.path.getsize(a)), mb(zipped(a))]
         if n != "bench-hello":
             worst["arm"] = max(worst["arm"], os.path.getsize(a))

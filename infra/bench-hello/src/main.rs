@@ -1,9 +1,10 @@
-//! Bench baseline: a minimal `lambda_http` function (the same runtime and
-//! release profile as the Authgate functions, no state, no tracing).
+//! Bench baseline: a minimal `lambda_http` function built with the same
+//! release profile and the same current-thread tokio runtime as the Authgate
+//! functions; no state, no tracing.
 
 use lambda_http::{service_fn, Body, Error, Request, Response};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::run(service_fn(|_req: Request| async {
         Response::builder()
