@@ -191,7 +191,7 @@ package_main() {
   pkg_log "tools ready in $((SECONDS - t0)) s: $(sam --version), $(cargo-lambda lambda --version 2>/dev/null), zig $(python -m ziglang version), $(rustc --version)"
   ((setup_only)) && return 0
 
-  pkg_log "sam build ($arch, release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR): ~30 min cold on 2 idle cores"
+  pkg_log "sam build ($arch, release, CARGO_TARGET_DIR=$CARGO_TARGET_DIR): ~30-50 min cold on 2 cores"
   t=$SECONDS
   sam build --template-file template.yaml --build-dir .aws-sam/build \
     --parameter-overrides "Architecture=$arch" ${sam_args[@]+"${sam_args[@]}"} </dev/null
